@@ -4,8 +4,14 @@
 
 pub mod apic;
 pub mod arch;
+pub mod machine;
 pub mod cli;
+pub mod devices;
+pub mod firmware;
+pub mod kut;
+pub mod loader;
 pub mod model;
 pub mod msr;
+pub mod roms;
 pub mod state;
 pub mod vm;

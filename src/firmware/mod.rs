@@ -1,0 +1,2 @@
+//! What firmware would leave in memory for the guest: ACPI tables and the
+//! memory map.

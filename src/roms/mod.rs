@@ -1,0 +1,1 @@
+//! nestor's bundled guest images, built from `roms/` by `build.rs`.
