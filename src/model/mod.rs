@@ -122,6 +122,14 @@ impl CpuModel {
         (1u64 << self.phys_bits) - 1
     }
 
+    /// Is linear address `addr` canonical with 57-bit addresses (CR4.LA57 = 1)
+    /// or 48-bit ones?
+    #[inline]
+    pub fn is_canonical_for(&self, addr: u64, la57: bool) -> bool {
+        let shift = if la57 { 64 - 57 } else { 64 - 48 };
+        (((addr << shift) as i64) >> shift) as u64 == addr
+    }
+
     /// Is `addr` canonical for this model's linear-address width?
     pub fn is_canonical(&self, addr: u64) -> bool {
         let shift = 64 - u32::from(self.virt_bits());

@@ -1,0 +1,355 @@
+//! The vCPU as the interpreter holds it.
+//!
+//! While the interpreter runs, the general registers, RIP and the
+//! arithmetic flags live in fast fields here (`regs`, `rip`, `lf`); every
+//! other piece of state stays in the shared [`VcpuState`] (`s`). Derived
+//! caches — execution mode, CPL, per-segment fast-path data, the TLB — are
+//! rebuilt from `s` whenever what they derive from changes. [`Cpu::import`]
+//! and [`Cpu::export`] move state in and out in the shared format.
+
+use std::rc::Rc;
+
+use super::flags::LazyFlags;
+use super::mem::Tlb;
+use crate::machine::clock;
+use crate::state::segment::ar;
+use crate::state::{SegReg, VcpuState, cr0, cr4, efer, rflags};
+use crate::vm::VmCpuModel;
+
+/// Register number of the always-zero slot used by address computation
+/// (an absent base or index register reads it).
+pub const ZERO_REG: u8 = 16;
+
+/// Execution modes (SDM Vol. 3A 2.2 "Modes of Operation").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Real,
+    V86,
+    Protected,
+    /// IA-32e mode, compatibility submode (CS.L = 0).
+    Compat,
+    /// IA-32e mode, 64-bit submode (CS.L = 1).
+    Long,
+}
+
+/// Per-segment data for the fast path of memory accesses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SegCache {
+    /// Base added to effective addresses (0 for CS/DS/ES/SS in 64-bit mode).
+    pub base: u64,
+    /// Accesses of any size at any offset need no limit or rights check
+    /// for reading (64-bit mode, or a 4 GiB expand-up readable segment).
+    pub flat_read: bool,
+    /// Same for writing (and the segment is writable data).
+    pub flat_write: bool,
+}
+
+/// An exception raised by an instruction, waiting to be delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fault {
+    pub vector: u8,
+    pub error_code: Option<u32>,
+    /// CR2 for #PF.
+    pub cr2: u64,
+    /// DR6 bits for #DB.
+    pub dr6: u64,
+}
+
+/// Attention bits: reasons to leave the block loop after an instruction.
+pub mod attn {
+    /// Events may be deliverable (interrupt line, NMI, shadow ended...).
+    pub const EVENT: u32 = 1 << 0;
+    /// Decoded code may have been overwritten.
+    pub const SMC: u32 = 1 << 1;
+    /// Mode, paging or segment state changed: refresh derived caches.
+    pub const MODE: u32 = 1 << 2;
+    /// The platform asked the run loop to return.
+    pub const EXIT: u32 = 1 << 3;
+    /// HLT executed.
+    pub const HALT: u32 = 1 << 4;
+}
+
+/// Interpreter statistics for `--stats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    pub blocks_built: u64,
+    pub block_hits: u64,
+    pub block_misses: u64,
+    pub code_invalidations: u64,
+    pub tlb_fills: u64,
+    pub tlb_flushes: u64,
+    pub exceptions: u64,
+    pub interrupts: u64,
+    pub io_exits: u64,
+    pub mmio_exits: u64,
+}
+
+pub struct Cpu {
+    /// RAX..R15, then the zero slot ([`ZERO_REG`]).
+    pub regs: [u64; 17],
+    pub rip: u64,
+    pub lf: LazyFlags,
+    /// RFLAGS without the six status flags (those are in `lf`).
+    pub rflags: u64,
+    /// Indexed by `SegReg`; 8 entries so that `seg & 7` needs no bounds check.
+    pub segs: [SegCache; 8],
+    /// 0xFFFF_FFFF outside 64-bit mode: linear addresses wrap at 4 GiB.
+    pub la_mask: u64,
+    /// Stack-pointer width: RSP in 64-bit mode, else ESP or SP by SS.B.
+    pub sp_mask: u64,
+    pub mode: Mode,
+    /// 16, 32 or 64: default operand/address size of the code segment.
+    pub code_bits: u8,
+    pub cpl: u8,
+    pub tlb: Tlb,
+    pub attention: u32,
+    pub fault: Fault,
+    /// PAE page-directory-pointer-table entries (loaded with CR3 in PAE mode).
+    pub pdptes: [u64; 4],
+    /// Retired instructions on this vCPU.
+    pub icount: u64,
+    /// How many REP iterations one string instruction may run before
+    /// yielding (the rest of the run budget).
+    pub rep_budget: u64,
+    /// Virtual time at `icount == slice_icount` (set by the scheduler).
+    pub slice_ns: u64,
+    pub slice_icount: u64,
+    pub stats: Stats,
+    /// State of the deterministic RDRAND/RDSEED generator.
+    pub rng_state: u64,
+    /// Everything not held in the fast fields above.
+    pub s: VcpuState,
+    pub vm: Rc<VmCpuModel>,
+    /// vCPU index (= initial APIC ID).
+    pub id: u32,
+}
+
+impl Cpu {
+    /// A vCPU of `vm` with state `s` (e.g. from `VmCpuModel::reset_vcpu`).
+    pub fn new(vm: Rc<VmCpuModel>, id: u32, s: VcpuState) -> Self {
+        let mut cpu = Cpu {
+            regs: [0; 17],
+            rip: 0,
+            lf: LazyFlags::default(),
+            rflags: 2,
+            segs: [SegCache::default(); 8],
+            la_mask: 0xFFFF_FFFF,
+            sp_mask: 0xFFFF,
+            mode: Mode::Real,
+            code_bits: 16,
+            cpl: 0,
+            tlb: Tlb::new(),
+            attention: 0,
+            fault: Fault::default(),
+            pdptes: [0; 4],
+            icount: 0,
+            rep_budget: 1,
+            slice_ns: 0,
+            slice_icount: 0,
+            stats: Stats::default(),
+            rng_state: 0x9E37_79B9_7F4A_7C15 ^ u64::from(id).wrapping_mul(0x1234_5678_9ABC_DEF1),
+            s,
+            vm,
+            id,
+        };
+        let s = cpu.s.clone();
+        cpu.import(s);
+        cpu
+    }
+
+    /// Loads the shared state into the interpreter.
+    pub fn import(&mut self, s: VcpuState) {
+        self.regs[..16].copy_from_slice(&s.gpr);
+        self.regs[ZERO_REG as usize] = 0;
+        self.rip = s.rip;
+        self.lf.load_status(s.rflags);
+        self.rflags = (s.rflags & !rflags::STATUS) | rflags::FIXED1;
+        self.s = s;
+        self.refresh_mode();
+        self.tlb.flush_all();
+        // PDPTEs are processor state loaded with CR3; re-load them from the
+        // tables (a restored state's tables are as they were).
+        self.pdptes = [0; 4];
+        self.attention |= attn::MODE | attn::EVENT;
+    }
+
+    /// The shared state with the fast fields written back.
+    pub fn export(&mut self) -> &VcpuState {
+        self.s.gpr.copy_from_slice(&self.regs[..16]);
+        self.s.rip = self.rip;
+        self.s.rflags = self.get_rflags();
+        &self.s
+    }
+
+    #[inline]
+    pub fn get_rflags(&self) -> u64 {
+        self.rflags | self.lf.status()
+    }
+
+    /// Writes all of RFLAGS (status flags go to the lazy form).
+    pub fn set_rflags(&mut self, v: u64) {
+        let old = self.rflags;
+        self.lf.load_status(v);
+        self.rflags = (v & !rflags::STATUS) | rflags::FIXED1;
+        if (old ^ self.rflags) & (rflags::VM | rflags::AC) != 0 {
+            self.refresh_mode();
+        }
+        if (old ^ self.rflags) & (rflags::IF | rflags::TF) != 0 {
+            self.attention |= attn::EVENT;
+        }
+    }
+
+    /// Virtual time now, in nanoseconds.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.slice_ns + (self.icount - self.slice_icount) * clock::NS_PER_INSN
+    }
+
+    /// The VM's TSC clock now (before this vCPU's TSC offset).
+    #[inline]
+    pub fn clock_tsc(&self) -> u64 {
+        clock::tsc_at(self.now())
+    }
+
+    #[inline]
+    pub fn model(&self) -> &crate::model::CpuModel {
+        self.vm.model()
+    }
+
+    /// Recomputes mode, CPL, code size, linear-address mask and the segment
+    /// fast-path caches from the shared state.
+    pub fn refresh_mode(&mut self) {
+        let s = &self.s;
+        let cs = s.seg(SegReg::Cs);
+        self.mode = if s.cr.cr0 & cr0::PE == 0 {
+            Mode::Real
+        } else if s.efer & efer::LMA != 0 {
+            if cs.is_long() {
+                Mode::Long
+            } else {
+                Mode::Compat
+            }
+        } else if self.rflags & rflags::VM != 0 {
+            Mode::V86
+        } else {
+            Mode::Protected
+        };
+        // CPL: 0 in real mode, 3 in virtual-8086 mode, otherwise SS.DPL
+        // (equal to CS.DPL except for conforming code; VMX defines CPL as
+        // SS.DPL too, SDM Vol. 3C 25.4.1).
+        self.cpl = match self.mode {
+            Mode::Real => 0,
+            Mode::V86 => 3,
+            _ => s.seg(SegReg::Ss).dpl(),
+        };
+        self.code_bits = match self.mode {
+            Mode::Long => 64,
+            Mode::Real | Mode::V86 => 16,
+            _ => {
+                if cs.is_big() {
+                    32
+                } else {
+                    16
+                }
+            }
+        };
+        self.la_mask = if self.mode == Mode::Long {
+            !0
+        } else {
+            0xFFFF_FFFF
+        };
+        self.sp_mask = if self.mode == Mode::Long {
+            !0
+        } else if self.s.seg(SegReg::Ss).is_big() {
+            0xFFFF_FFFF
+        } else {
+            0xFFFF
+        };
+        for r in SegReg::ALL {
+            self.segs[r as usize] = self.seg_cache_for(r);
+        }
+        self.tlb.key = u64::from(self.cpl == 3);
+    }
+
+    /// The fast-path cache entry for segment register `r` in the current mode.
+    pub fn seg_cache_for(&self, r: SegReg) -> SegCache {
+        let seg = self.s.seg(r);
+        if self.mode == Mode::Long {
+            let base = if matches!(r, SegReg::Fs | SegReg::Gs) {
+                seg.base
+            } else {
+                0
+            };
+            return SegCache {
+                base,
+                flat_read: true,
+                flat_write: true,
+            };
+        }
+        let base = seg.base & 0xFFFF_FFFF;
+        if matches!(self.mode, Mode::Real | Mode::V86) {
+            // Real mode: attributes are whatever was cached; the limit is
+            // still checked (unreal mode keeps big limits).
+            let flat = seg.limit == 0xFFFF_FFFF;
+            return SegCache {
+                base,
+                flat_read: flat,
+                flat_write: flat,
+            };
+        }
+        let usable = seg.present() && !seg.unusable() && seg.attr & ar::S != 0;
+        let code = seg.attr & ar::CODE != 0;
+        let readable = !code || seg.attr & ar::RW != 0;
+        let writable = !code && seg.attr & ar::RW != 0;
+        let expand_down = !code && seg.attr & ar::DC != 0;
+        let big = seg.limit == 0xFFFF_FFFF && !expand_down;
+        SegCache {
+            base,
+            flat_read: usable && readable && big,
+            flat_write: usable && writable && big,
+        }
+    }
+
+    /// Paging enabled (CR0.PG).
+    #[inline]
+    pub fn paging(&self) -> bool {
+        self.s.cr.cr0 & cr0::PG != 0
+    }
+
+    /// CR4 bit test.
+    #[inline]
+    pub fn cr4(&self, bit: u64) -> bool {
+        self.s.cr.cr4 & bit != 0
+    }
+
+    /// Raises an exception: records it and returns the stop code handlers
+    /// propagate with `?`.
+    #[cold]
+    pub fn raise(&mut self, vector: u8, error_code: Option<u32>) -> super::exec::Stop {
+        self.fault = Fault {
+            vector,
+            error_code,
+            cr2: 0,
+            dr6: 0,
+        };
+        super::exec::Stop::Fault
+    }
+
+    /// #GP(error_code).
+    #[cold]
+    pub fn gp(&mut self, error_code: u32) -> super::exec::Stop {
+        self.raise(super::events::vec::GP, Some(error_code))
+    }
+
+    /// #UD.
+    #[cold]
+    pub fn ud(&mut self) -> super::exec::Stop {
+        self.raise(super::events::vec::UD, None)
+    }
+
+    /// Is CR4.OSFXSR set (SSE instructions allowed)?
+    #[inline]
+    pub fn osfxsr(&self) -> bool {
+        self.cr4(cr4::OSFXSR)
+    }
+}

@@ -1,0 +1,379 @@
+//! Decoding with iced-x86 into [`Op`]s, and block building.
+//!
+//! Each instruction family (`exec/*.rs`) exposes a `decode` function that
+//! recognises its mnemonics, picks a handler specialised for the operand
+//! form and size, and fills the op's operand fields. Anything no family
+//! claims becomes an op that raises #UD and logs the mnemonic once.
+
+use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
+
+use super::cache::{Block, CodeCache, FetchMode, MAX_BLOCK_OPS};
+use super::cpu::{Mode, ZERO_REG};
+use super::exec::{self, Ctx, Exec, Handler, Op, Stop};
+use crate::state::SegReg;
+
+/// What a family decoder returns: the handler, and whether the block must
+/// end after this instruction (control transfers, mode changes).
+pub struct Decoded {
+    pub exec: Handler,
+    pub ends_block: bool,
+}
+
+impl Decoded {
+    pub fn next(exec: Handler) -> Option<Self> {
+        Some(Decoded {
+            exec,
+            ends_block: false,
+        })
+    }
+    pub fn end(exec: Handler) -> Option<Self> {
+        Some(Decoded {
+            exec,
+            ends_block: true,
+        })
+    }
+}
+
+/// The fetch mode of the CPU's current state.
+pub fn fetch_mode(ctx: &Ctx) -> FetchMode {
+    let cpu = &ctx.cpu;
+    let m = match cpu.mode {
+        Mode::Real => 0,
+        Mode::V86 => 1,
+        Mode::Protected => 2,
+        Mode::Compat => 3,
+        Mode::Long => 4,
+    };
+    let limit = if cpu.mode == Mode::Long {
+        0xFFFF_FFFF
+    } else {
+        cpu.s.seg(SegReg::Cs).limit
+    };
+    FetchMode(u64::from(cpu.code_bits) | m << 8 | u64::from(limit) << 32)
+}
+
+/// Register number of a general register: 0–15 by encoding, 16–19 for
+/// AH/CH/DH/BH; None for anything else.
+pub fn gpr(r: Register) -> Option<u8> {
+    Some(match r {
+        Register::AH => 16,
+        Register::CH => 17,
+        Register::DH => 18,
+        Register::BH => 19,
+        _ if r.is_gpr() => r.number() as u8,
+        _ => return None,
+    })
+}
+
+/// Segment register number (ES=0 … GS=5).
+pub fn sreg(r: Register) -> Option<u8> {
+    Some(match r {
+        Register::ES => 0,
+        Register::CS => 1,
+        Register::SS => 2,
+        Register::DS => 3,
+        Register::FS => 4,
+        Register::GS => 5,
+        _ => return None,
+    })
+}
+
+/// The value of immediate operand `i`, sign- or zero-extended as the
+/// instruction defines it.
+pub fn imm(insn: &Instruction, i: u32) -> u64 {
+    match insn.op_kind(i) {
+        OpKind::Immediate8 => u64::from(insn.immediate8()),
+        OpKind::Immediate8_2nd => u64::from(insn.immediate8_2nd()),
+        OpKind::Immediate16 => u64::from(insn.immediate16()),
+        OpKind::Immediate32 => u64::from(insn.immediate32()),
+        OpKind::Immediate64 => insn.immediate64(),
+        OpKind::Immediate8to16 => insn.immediate8to16() as u16 as u64,
+        OpKind::Immediate8to32 => insn.immediate8to32() as u32 as u64,
+        OpKind::Immediate8to64 => insn.immediate8to64() as u64,
+        OpKind::Immediate32to64 => insn.immediate32to64() as u64,
+        _ => 0,
+    }
+}
+
+pub fn is_imm(k: OpKind) -> bool {
+    matches!(
+        k,
+        OpKind::Immediate8
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64
+    )
+}
+
+/// Legacy prefixes of an encoded instruction: (operand-size 66, address-size 67).
+fn prefixes(bytes: &[u8]) -> (bool, bool) {
+    let (mut o, mut a) = (false, false);
+    for &b in bytes {
+        match b {
+            0x66 => o = true,
+            0x67 => a = true,
+            0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 => {}
+            _ => break,
+        }
+    }
+    (o, a)
+}
+
+/// Address size (0 = 16, 1 = 32, 2 = 64) for code of `bits` with or
+/// without a 67 prefix.
+fn address_size(bits: u32, prefix67: bool) -> u8 {
+    match (bits, prefix67) {
+        (64, false) => 2,
+        (64, true) | (32, false) | (16, true) => 1,
+        _ => 0,
+    }
+}
+
+/// Fills the memory-operand fields of `op` from `insn` (explicit memory
+/// operand, if any).
+fn fill_memory(insn: &Instruction, op: &mut Op) {
+    let seg = sreg(insn.memory_segment()).unwrap_or(SegReg::Ds as u8);
+    op.seg = seg;
+    let base = insn.memory_base();
+    if base == Register::RIP || base == Register::EIP {
+        // RIP-relative: iced computed the absolute address from the IP.
+        op.base = ZERO_REG;
+        op.index = ZERO_REG;
+        op.disp = insn.memory_displacement64();
+        return;
+    }
+    op.base = gpr(base).filter(|&r| r < 16).unwrap_or(ZERO_REG);
+    op.index = gpr(insn.memory_index())
+        .filter(|&r| r < 16)
+        .unwrap_or(ZERO_REG);
+    op.scale = insn.memory_index_scale().trailing_zeros() as u8;
+    op.disp = insn.memory_displacement64();
+}
+
+/// Fills the generic fields of an op from a decoded instruction.
+fn base_op(insn: &Instruction, bytes: &[u8], bits: u32) -> Op {
+    let mut op = Op::new(unimplemented_op);
+    op.len = insn.len() as u8;
+    let (_, a67) = prefixes(bytes);
+    op.asize = address_size(bits, a67);
+    op.rep = if insn.has_rep_prefix() || insn.has_repe_prefix() {
+        1
+    } else if insn.has_repne_prefix() {
+        2
+    } else {
+        0
+    };
+    let has_mem = (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Memory);
+    if has_mem {
+        fill_memory(insn, &mut op);
+    } else {
+        // String and XLAT operands: segment (override-able) is DS.
+        op.seg = sreg(insn.segment_prefix()).unwrap_or(SegReg::Ds as u8);
+    }
+    if insn.op_count() > 0
+        && let Some(r) = gpr(insn.op0_register())
+    {
+        op.r0 = r;
+    }
+    if insn.op_count() > 1
+        && let Some(r) = gpr(insn.op1_register())
+    {
+        op.r1 = r;
+    }
+    op
+}
+
+/// Handler for instructions nestor does not implement: #UD (the mnemonic
+/// was logged at decode time).
+fn unimplemented_op(ctx: &mut Ctx, _op: &Op) -> Exec {
+    Err(ctx.cpu.ud())
+}
+
+/// Handler for encodings that are invalid: #UD.
+fn invalid_op(ctx: &mut Ctx, _op: &Op) -> Exec {
+    Err(ctx.cpu.ud())
+}
+
+/// Handler for an instruction that extends past the CS limit: #GP(0).
+fn fetch_limit_op(ctx: &mut Ctx, _op: &Op) -> Exec {
+    Err(ctx.cpu.gp(0))
+}
+
+/// Picks the handler for one instruction.
+fn select(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Decoded {
+    type FamilyDecoder = fn(&Instruction, &mut Op, &Ctx) -> Option<Decoded>;
+    let families: [FamilyDecoder; 10] = [
+        exec::alu::decode,
+        exec::data::decode,
+        exec::stack::decode,
+        exec::ctrl::decode,
+        exec::shift::decode,
+        exec::muldiv::decode,
+        exec::bits::decode,
+        exec::string::decode,
+        exec::io::decode,
+        exec::system::decode,
+    ];
+    for f in families {
+        if let Some(d) = f(insn, op, ctx) {
+            return d;
+        }
+    }
+    if insn.mnemonic() == Mnemonic::INVALID {
+        return Decoded {
+            exec: invalid_op,
+            ends_block: true,
+        };
+    }
+    super::events::log_unimplemented(insn.mnemonic());
+    Decoded {
+        exec: unimplemented_op,
+        ends_block: true,
+    }
+}
+
+/// Builds the block starting at `rip` (physical `pa`, host bytes `host`
+/// to the end of the page), inserts it and returns its id.
+pub fn build_block(
+    ctx: &mut Ctx,
+    cache: &mut CodeCache,
+    pa: u64,
+    host: Option<*const u8>,
+    rip: u64,
+    mode: FetchMode,
+) -> Result<u32, Stop> {
+    if cache.full() {
+        cache.flush();
+    }
+    let bits = u32::from(ctx.cpu.code_bits);
+    let cs = *ctx.cpu.s.seg(SegReg::Cs);
+    let check_limit = ctx.cpu.mode != Mode::Long;
+    let ip_mask: u64 = match bits {
+        64 => u64::MAX,
+        32 => 0xFFFF_FFFF,
+        _ => 0xFFFF,
+    };
+    let first = cache.ops.len() as u32;
+    let mut ip = rip;
+    let mut page_off = (pa & 0xFFF) as usize;
+    let pa_page = pa & !0xFFF;
+    let mut pages = [pa_page, pa_page];
+    let mut n = 0usize;
+    let mut insn = Instruction::default();
+    loop {
+        // Gather up to 15 bytes: the rest of this page, then the next page.
+        let mut buf = [0u8; 15];
+        let in_page = (4096 - page_off).min(15);
+        match host {
+            // SAFETY: `host` points at `pa` inside a RAM/ROM page and the
+            // block never reads past the page end (`in_page`).
+            Some(h) => unsafe {
+                let p = h.add(page_off - (pa & 0xFFF) as usize);
+                std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), in_page);
+            },
+            None => {
+                // MMIO fetch: read through the platform, byte by byte.
+                for (i, b) in buf.iter_mut().take(in_page).enumerate() {
+                    let now = ctx.cpu.now();
+                    *b = ctx.plat.mmio_read(now, pa_page + (page_off + i) as u64, 1) as u8;
+                }
+            }
+        }
+        let mut avail = in_page;
+        let mut second_page = None;
+        if in_page < 15 {
+            let la_next = cs
+                .base
+                .wrapping_add(ip.wrapping_add(in_page as u64) & ip_mask);
+            match ctx.fetch_translate(la_next) {
+                Ok((pa2, Some(h2))) => {
+                    // SAFETY: `h2` points at the start of a RAM/ROM page.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            h2,
+                            buf.as_mut_ptr().add(in_page),
+                            15 - in_page,
+                        )
+                    };
+                    avail = 15;
+                    second_page = Some(pa2 & !0xFFF);
+                }
+                Ok((_, None)) => {}
+                Err(e) if n == 0 => {
+                    // The first instruction may need the next page; decode
+                    // what we have and raise the fetch fault only if needed.
+                    let mut d = Decoder::with_ip(bits, &buf[..avail], ip, DecoderOptions::NONE);
+                    d.decode_out(&mut insn);
+                    if d.last_error() == DecoderError::NoMoreBytes {
+                        return Err(e);
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        let mut d = Decoder::with_ip(bits, &buf[..avail], ip, DecoderOptions::NONE);
+        d.decode_out(&mut insn);
+        if d.last_error() == DecoderError::NoMoreBytes {
+            // Truncated by an unreadable next page: end the block here (the
+            // next block's first instruction will raise the fault).
+            if n == 0 {
+                let op = Op::new(invalid_op);
+                push_op(cache, op, &insn);
+                n += 1;
+            }
+            break;
+        }
+        let len = insn.len();
+        let mut op = base_op(&insn, &buf[..len], bits);
+        let mut dec = select(&insn, &mut op, ctx);
+        if check_limit && ip.wrapping_add(len as u64 - 1) > u64::from(cs.limit) {
+            dec = Decoded {
+                exec: fetch_limit_op,
+                ends_block: true,
+            };
+        }
+        op.exec = dec.exec;
+        push_op(cache, op, &insn);
+        n += 1;
+        let crosses = page_off + len > 4096;
+        if let (true, Some(p2)) = (crosses, second_page) {
+            pages[1] = p2;
+        }
+        let next_ip = ip.wrapping_add(len as u64);
+        if dec.ends_block
+            || n >= MAX_BLOCK_OPS
+            || page_off + len >= 4096
+            || next_ip & ip_mask != next_ip
+        {
+            break;
+        }
+        ip = next_ip;
+        page_off += len;
+    }
+    ctx.plat.mem().mark_code_page(pa_page);
+    ctx.cpu.tlb.protect_code_page(pa_page);
+    if pages[1] != pa_page {
+        ctx.plat.mem().mark_code_page(pages[1]);
+        ctx.cpu.tlb.protect_code_page(pages[1]);
+    }
+    ctx.cpu.stats.blocks_built += 1;
+    Ok(cache.insert(Block {
+        pa,
+        rip,
+        mode,
+        first,
+        len: n as u16,
+        pages,
+        live: true,
+    }))
+}
+
+fn push_op(cache: &mut CodeCache, mut op: Op, insn: &Instruction) {
+    op.insn = cache.insns.len() as u32;
+    cache.insns.push(*insn);
+    cache.ops.push(op);
+}

@@ -1,0 +1,313 @@
+//! Control transfers: JMP, Jcc, JrCXZ, LOOP/LOOPE/LOOPNE, CALL, RET (near
+//! and far), IRET, INT n / INT3 / INTO / INT1 (SDM Vol. 2A/2B). The
+//! protected-mode far-transfer rules are in `far.rs`.
+
+use iced_x86::{Code, Instruction, Mnemonic, OpKind};
+
+use super::far;
+use super::{Ctx, Exec, Handler, Op, Stop, W16, W32, W64, Width, operand_bits};
+use crate::by_width;
+use crate::interp::cpu::Mode;
+use crate::interp::decode::Decoded;
+use crate::interp::events::{EventKind, vec};
+use crate::state::{SegReg, cr4, rflags};
+
+impl Ctx<'_> {
+    /// Sets RIP to a near-branch target after the CS limit (legacy modes)
+    /// or canonical (64-bit mode) check: #GP(0) on failure (SDM Vol. 2A
+    /// "JMP").
+    #[inline(always)]
+    pub fn jump_near(&mut self, target: u64) -> Exec {
+        if self.cpu.mode == Mode::Long {
+            if !self
+                .cpu
+                .model()
+                .is_canonical_for(target, self.cpu.cr4(cr4::LA57))
+            {
+                return Err(self.cpu.gp(0));
+            }
+        } else if target > u64::from(self.cpu.s.seg(SegReg::Cs).limit) {
+            return Err(self.cpu.gp(0));
+        }
+        self.cpu.rip = target;
+        Err(Stop::Jump)
+    }
+}
+
+fn jmp_rel(ctx: &mut Ctx, op: &Op) -> Exec {
+    ctx.jump_near(op.imm)
+}
+
+fn jcc(ctx: &mut Ctx, op: &Op) -> Exec {
+    if ctx.cpu.lf.cond(op.imm2 as u8) {
+        return ctx.jump_near(op.imm);
+    }
+    Ok(())
+}
+
+fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let t = ctx.reg::<W>(op.r0);
+    ctx.jump_near(t)
+}
+fn jmp_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let t = ctx.load::<W>(op)?;
+    ctx.jump_near(t)
+}
+
+/// JCXZ/JECXZ/JRCXZ: counter width from the address size.
+fn jrcxz(ctx: &mut Ctx, op: &Op) -> Exec {
+    if ctx.cpu.regs[1] & super::ASIZE_MASK[op.asize as usize] == 0 {
+        return ctx.jump_near(op.imm);
+    }
+    Ok(())
+}
+
+/// LOOP (imm2 = 0), LOOPE (1), LOOPNE (2).
+fn loop_(ctx: &mut Ctx, op: &Op) -> Exec {
+    let mask = super::ASIZE_MASK[op.asize as usize];
+    let c = ctx.cpu.regs[1].wrapping_sub(1) & mask;
+    let taken = c != 0
+        && match op.imm2 {
+            1 => ctx.cpu.lf.zf(),
+            2 => !ctx.cpu.lf.zf(),
+            _ => true,
+        };
+    if taken {
+        // Check the target before committing the counter.
+        let t = op.imm;
+        let saved = ctx.cpu.regs[1];
+        ctx.cpu.regs[1] = (saved & !mask) | c;
+        let r = ctx.jump_near(t);
+        if r == Err(Stop::Fault) {
+            ctx.cpu.regs[1] = saved;
+        }
+        return r;
+    }
+    ctx.cpu.regs[1] = (ctx.cpu.regs[1] & !mask) | c;
+    Ok(())
+}
+
+fn call_rel<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ret = ctx.next_rip(op) & W::MASK;
+    call_to::<W>(ctx, op.imm, ret)
+}
+fn call_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let t = ctx.reg::<W>(op.r0);
+    let ret = ctx.next_rip(op) & W::MASK;
+    call_to::<W>(ctx, t, ret)
+}
+fn call_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let t = ctx.load::<W>(op)?;
+    let ret = ctx.next_rip(op) & W::MASK;
+    call_to::<W>(ctx, t, ret)
+}
+#[inline(always)]
+fn call_to<W: Width>(ctx: &mut Ctx, target: u64, ret: u64) -> Exec {
+    let sp = ctx.cpu.regs[4];
+    ctx.push(W::BYTES, ret)?;
+    let r = ctx.jump_near(target);
+    if r == Err(Stop::Fault) {
+        ctx.cpu.regs[4] = sp;
+    }
+    r
+}
+
+/// RET / RET imm16 (imm in op.imm).
+fn ret_near<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let t = ctx.peek(W::BYTES, 0)?;
+    let sp = ctx.cpu.regs[4];
+    ctx.adjust_sp(W::BYTES as u64 + op.imm);
+    let r = ctx.jump_near(t);
+    if r == Err(Stop::Fault) {
+        ctx.cpu.regs[4] = sp;
+    }
+    r
+}
+
+fn jmp_far_ptr(ctx: &mut Ctx, op: &Op) -> Exec {
+    far::far_jump(ctx, op.imm2, op.imm, u32::from(op.osize) * 8)
+}
+fn jmp_far_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ea = ctx.ea(op);
+    let off = ctx.read_seg::<W>(op.seg, ea)?;
+    let sel = ctx.read_seg::<W16>(
+        op.seg,
+        ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize],
+    )? as u16;
+    far::far_jump(ctx, sel, off, W::BITS)
+}
+fn call_far_ptr(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ret = ctx.next_rip(op);
+    far::far_call(ctx, op.imm2, op.imm, u32::from(op.osize) * 8, ret)
+}
+fn call_far_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ea = ctx.ea(op);
+    let off = ctx.read_seg::<W>(op.seg, ea)?;
+    let sel = ctx.read_seg::<W16>(
+        op.seg,
+        ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize],
+    )? as u16;
+    let ret = ctx.next_rip(op);
+    far::far_call(ctx, sel, off, W::BITS, ret)
+}
+fn ret_far<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    far::far_return(ctx, W::BITS, op.imm)
+}
+fn iret<W: Width>(ctx: &mut Ctx, _op: &Op) -> Exec {
+    far::iret(ctx, W::BITS)
+}
+
+/// INT n.
+fn int_n(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ret = ctx.next_rip(op);
+    ctx.deliver(op.imm as u8, None, EventKind::SoftwareInt, ret)?;
+    ctx.cpu.stats.interrupts += 1;
+    Err(Stop::Jump)
+}
+fn int3(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ret = ctx.next_rip(op);
+    ctx.deliver(vec::BP, None, EventKind::SoftwareException, ret)?;
+    Err(Stop::Jump)
+}
+fn into(ctx: &mut Ctx, op: &Op) -> Exec {
+    if !ctx.cpu.lf.of() {
+        return Ok(());
+    }
+    let ret = ctx.next_rip(op);
+    ctx.deliver(vec::OF, None, EventKind::SoftwareException, ret)?;
+    Err(Stop::Jump)
+}
+fn int1(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ret = ctx.next_rip(op);
+    ctx.deliver(vec::DB, None, EventKind::PrivSoftwareException, ret)?;
+    Err(Stop::Jump)
+}
+
+fn is_far(insn: &Instruction) -> bool {
+    use iced_x86::MemorySize;
+    matches!(
+        insn.memory_size(),
+        MemorySize::SegPtr16 | MemorySize::SegPtr32 | MemorySize::SegPtr64
+    )
+}
+
+pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
+    let k0 = insn.op0_kind();
+    let m = insn.mnemonic();
+    let bits = operand_bits(insn, 0);
+    let h: Handler = match m {
+        Mnemonic::Jmp => match k0 {
+            OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
+                op.imm = insn.near_branch_target();
+                jmp_rel
+            }
+            OpKind::Register => by_width!(bits, jmp_r),
+            OpKind::Memory => {
+                if is_far(insn) {
+                    let w = insn.memory_size().size() as u32 * 8 - 16;
+                    by_width!(w, jmp_far_m)
+                } else {
+                    by_width!(bits, jmp_m)
+                }
+            }
+            OpKind::FarBranch16 | OpKind::FarBranch32 => {
+                op.imm = u64::from(insn.far_branch32());
+                op.imm2 = insn.far_branch_selector();
+                op.osize = if k0 == OpKind::FarBranch16 { 2 } else { 4 };
+                jmp_far_ptr
+            }
+            _ => return None,
+        },
+        Mnemonic::Call => {
+            // Near call operand size: 64 in 64-bit mode (66h ignored on
+            // Intel), else the operand size.
+            let w = insn.stack_pointer_increment().unsigned_abs() * 8;
+            match k0 {
+                OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
+                    op.imm = insn.near_branch_target();
+                    by_width!(w, call_rel)
+                }
+                OpKind::Register => by_width!(w, call_r),
+                OpKind::Memory => {
+                    if is_far(insn) {
+                        let fw = insn.memory_size().size() as u32 * 8 - 16;
+                        by_width!(fw, call_far_m)
+                    } else {
+                        by_width!(w, call_m)
+                    }
+                }
+                OpKind::FarBranch16 | OpKind::FarBranch32 => {
+                    op.imm = u64::from(insn.far_branch32());
+                    op.imm2 = insn.far_branch_selector();
+                    op.osize = if k0 == OpKind::FarBranch16 { 2 } else { 4 };
+                    call_far_ptr
+                }
+                _ => return None,
+            }
+        }
+        Mnemonic::Ret => {
+            op.imm = if k0 == OpKind::Immediate16 {
+                u64::from(insn.immediate16())
+            } else {
+                0
+            };
+            let w = match insn.code() {
+                Code::Retnw | Code::Retnw_imm16 => 16,
+                Code::Retnd | Code::Retnd_imm16 => 32,
+                _ => 64,
+            };
+            by_width!(w, ret_near)
+        }
+        Mnemonic::Retf => {
+            op.imm = if k0 == OpKind::Immediate16 {
+                u64::from(insn.immediate16())
+            } else {
+                0
+            };
+            let w = match insn.code() {
+                Code::Retfw | Code::Retfw_imm16 => 16,
+                Code::Retfd | Code::Retfd_imm16 => 32,
+                _ => 64,
+            };
+            by_width!(w, ret_far)
+        }
+        Mnemonic::Iret => iret::<W16>,
+        Mnemonic::Iretd => iret::<W32>,
+        Mnemonic::Iretq => iret::<W64>,
+        Mnemonic::Int => {
+            op.imm = u64::from(insn.immediate8());
+            int_n
+        }
+        Mnemonic::Int3 => int3,
+        Mnemonic::Into => into,
+        Mnemonic::Int1 => int1,
+        Mnemonic::Jrcxz | Mnemonic::Jecxz | Mnemonic::Jcxz => {
+            op.imm = insn.near_branch_target();
+            return Decoded::next(jrcxz);
+        }
+        Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne => {
+            op.imm = insn.near_branch_target();
+            op.imm2 = match m {
+                Mnemonic::Loope => 1,
+                Mnemonic::Loopne => 2,
+                _ => 0,
+            };
+            return Decoded::next(loop_);
+        }
+        _ => {
+            if let Some(cc) = super::data::cc_of(insn)
+                && matches!(
+                    k0,
+                    OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+                )
+            {
+                op.imm = insn.near_branch_target();
+                op.imm2 = u16::from(cc);
+                return Decoded::next(jcc);
+            }
+            return None;
+        }
+    };
+    let _ = (ctx, rflags::IF, W32::BITS);
+    Decoded::end(h)
+}

@@ -1,0 +1,225 @@
+//! Instruction handlers, one file per family, and the types they share.
+//!
+//! A decoded instruction is an [`Op`]: the handler chosen at decode time
+//! plus operands resolved into register numbers, a displacement and an
+//! immediate, so executing it never re-inspects the encoding. Handlers get
+//! a [`Ctx`] (the vCPU and the platform) and return [`Exec`].
+
+pub mod alu;
+pub mod bits;
+pub mod ctrl;
+pub mod data;
+pub mod far;
+pub mod io;
+pub mod muldiv;
+pub mod shift;
+pub mod stack;
+pub mod string;
+pub mod system;
+
+use super::cpu::Cpu;
+use super::platform::Platform;
+
+/// Why a handler stopped the straight-line execution of its block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stop {
+    /// The instruction completed and set RIP itself (taken branch).
+    Jump,
+    /// The instruction completed and changed state the block loop must
+    /// re-examine (mode, interrupt flag, paging ...). RIP not yet advanced.
+    Exit,
+    /// The instruction raised an exception (details in `Cpu::fault`);
+    /// architectural state is as before the instruction.
+    Fault,
+}
+
+pub type Exec = Result<(), Stop>;
+
+/// The vCPU and its surroundings during execution.
+pub struct Ctx<'a> {
+    pub cpu: &'a mut Cpu,
+    pub plat: &'a mut dyn Platform,
+}
+
+pub type Handler = fn(&mut Ctx, &Op) -> Exec;
+
+/// A decoded instruction.
+///
+/// The meaning of `r0`/`r1` and `imm` depends on the handler. Memory
+/// operands are `seg:[base + index << scale + disp]` masked to the address
+/// size; an absent base or index is [`ZERO_REG`](super::cpu::ZERO_REG), and
+/// RIP-relative operands have their absolute address folded into `disp`.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct Op {
+    pub exec: Handler,
+    pub disp: u64,
+    pub imm: u64,
+    /// Index of the full decoded instruction in the block's side table,
+    /// for the few handlers that need more than the fields here.
+    pub insn: u32,
+    pub len: u8,
+    pub r0: u8,
+    pub r1: u8,
+    /// Third register operand (VEX sources, SHLD/SHRD, IMUL three-operand).
+    pub r2: u8,
+    pub base: u8,
+    pub index: u8,
+    pub scale: u8,
+    pub seg: u8,
+    /// Address-size mask selector: 0 = 16-bit, 1 = 32-bit, 2 = 64-bit.
+    pub asize: u8,
+    /// Operand size in bytes where a handler serves several sizes.
+    pub osize: u8,
+    /// REP/REPE/REPNE prefix: 0 none, 1 REP/REPE, 2 REPNE.
+    pub rep: u8,
+    /// A second small immediate (ENTER level, far pointer selector).
+    pub imm2: u16,
+}
+
+/// Address masks by `Op::asize`.
+pub const ASIZE_MASK: [u64; 3] = [0xFFFF, 0xFFFF_FFFF, u64::MAX];
+
+impl Op {
+    /// A placeholder op (used while a block is being built).
+    pub fn new(exec: Handler) -> Self {
+        Op {
+            exec,
+            disp: 0,
+            imm: 0,
+            insn: 0,
+            len: 0,
+            r0: 0,
+            r1: 0,
+            r2: 0,
+            base: super::cpu::ZERO_REG,
+            index: super::cpu::ZERO_REG,
+            scale: 0,
+            seg: 3,
+            asize: 2,
+            osize: 8,
+            rep: 0,
+            imm2: 0,
+        }
+    }
+}
+
+/// Picks a handler monomorphised for an operand width in bits:
+/// `by_width!(bits, f)` or `by_width!(bits, f, CONST_ARGS...)`.
+#[macro_export]
+macro_rules! by_width {
+    ($bits:expr, $f:ident $(, $c:expr)*) => {
+        match $bits {
+            8 => $f::<$crate::interp::exec::W8 $(, $c)*> as $crate::interp::exec::Handler,
+            16 => $f::<$crate::interp::exec::W16 $(, $c)*> as $crate::interp::exec::Handler,
+            32 => $f::<$crate::interp::exec::W32 $(, $c)*> as $crate::interp::exec::Handler,
+            _ => $f::<$crate::interp::exec::W64 $(, $c)*> as $crate::interp::exec::Handler,
+        }
+    };
+}
+
+/// Operand sizes handlers are generic over, with their bit width and mask.
+pub trait Width: Copy {
+    const BITS: u32;
+    const MASK: u64;
+    const BYTES: usize;
+}
+
+macro_rules! width {
+    ($name:ident, $bits:expr) => {
+        #[derive(Clone, Copy)]
+        pub struct $name;
+        impl Width for $name {
+            const BITS: u32 = $bits;
+            const MASK: u64 = if $bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << $bits) - 1
+            };
+            const BYTES: usize = $bits / 8;
+        }
+    };
+}
+width!(W8, 8);
+width!(W16, 16);
+width!(W32, 32);
+width!(W64, 64);
+
+impl Ctx<'_> {
+    /// Effective address of the op's memory operand (before segmentation).
+    #[inline(always)]
+    pub fn ea(&self, op: &Op) -> u64 {
+        let r = &self.cpu.regs;
+        (r[op.base as usize]
+            .wrapping_add(r[op.index as usize] << op.scale)
+            .wrapping_add(op.disp))
+            & ASIZE_MASK[op.asize as usize]
+    }
+
+    /// Reads register `n` at width `W`. For 8-bit registers, 16..=19 are
+    /// AH, CH, DH, BH.
+    #[inline(always)]
+    pub fn reg<W: Width>(&self, n: u8) -> u64 {
+        if W::BITS == 8 && n >= 16 {
+            (self.cpu.regs[(n - 16) as usize] >> 8) & 0xFF
+        } else {
+            self.cpu.regs[n as usize & 15] & W::MASK
+        }
+    }
+
+    /// Writes register `n` at width `W` (32-bit writes zero the upper half;
+    /// 8- and 16-bit writes merge).
+    #[inline(always)]
+    pub fn set_reg<W: Width>(&mut self, n: u8, v: u64) {
+        match W::BITS {
+            64 => self.cpu.regs[n as usize & 15] = v,
+            32 => self.cpu.regs[n as usize & 15] = v & 0xFFFF_FFFF,
+            16 => {
+                let r = &mut self.cpu.regs[n as usize & 15];
+                *r = (*r & !0xFFFF) | (v & 0xFFFF);
+            }
+            _ => {
+                if n >= 16 {
+                    let r = &mut self.cpu.regs[(n - 16) as usize & 15];
+                    *r = (*r & !0xFF00) | ((v & 0xFF) << 8);
+                } else {
+                    let r = &mut self.cpu.regs[n as usize & 15];
+                    *r = (*r & !0xFF) | (v & 0xFF);
+                }
+            }
+        }
+    }
+
+    /// Reads the op's memory operand at width `W`.
+    #[inline(always)]
+    pub fn load<W: Width>(&mut self, op: &Op) -> Result<u64, Stop> {
+        let ea = self.ea(op);
+        self.read_seg::<W>(op.seg, ea)
+    }
+
+    /// Writes the op's memory operand at width `W`.
+    #[inline(always)]
+    pub fn store<W: Width>(&mut self, op: &Op, v: u64) -> Exec {
+        let ea = self.ea(op);
+        self.write_seg::<W>(op.seg, ea, v)
+    }
+}
+
+/// Operand width in bits of operand `i` of `insn` (register or memory).
+pub fn operand_bits(insn: &iced_x86::Instruction, i: u32) -> u32 {
+    use iced_x86::OpKind;
+    match insn.op_kind(i) {
+        OpKind::Register => (insn.op_register(i).size() * 8) as u32,
+        OpKind::Memory => (insn.memory_size().size() * 8) as u32,
+        _ => 0,
+    }
+}
+
+impl Ctx<'_> {
+    /// RIP of the next instruction.
+    #[inline(always)]
+    pub fn next_rip(&self, op: &Op) -> u64 {
+        self.cpu.rip.wrapping_add(u64::from(op.len))
+    }
+}

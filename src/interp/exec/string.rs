@@ -1,0 +1,204 @@
+//! String instructions: MOVS, STOS, LODS, CMPS, SCAS, INS, OUTS, with
+//! REP/REPE/REPNE in every address size (SDM Vol. 2B "REP/REPE/REPZ/
+//! REPNE/REPNZ"). A repeated instruction runs up to the vCPU's remaining
+//! budget of iterations, then leaves RIP on itself so that interrupts and
+//! timers are taken between iterations exactly as on hardware; each
+//! iteration counts as one retired instruction for virtual time.
+
+use iced_x86::{Instruction, Mnemonic};
+
+use super::{ASIZE_MASK, Ctx, Exec, Handler, Op, Stop, W8, W16, W32, W64, Width};
+use crate::interp::decode::Decoded;
+use crate::interp::exec::alu;
+use crate::state::{SegReg, rflags};
+
+const MOVS: u8 = 0;
+const STOS: u8 = 1;
+const LODS: u8 = 2;
+const CMPS: u8 = 3;
+const SCAS: u8 = 4;
+const INS: u8 = 5;
+const OUTS: u8 = 6;
+
+const ES: u8 = SegReg::Es as u8;
+
+#[inline(always)]
+fn step<W: Width>(ctx: &Ctx) -> u64 {
+    if ctx.cpu.rflags & rflags::DF != 0 {
+        (W::BYTES as u64).wrapping_neg()
+    } else {
+        W::BYTES as u64
+    }
+}
+
+#[inline(always)]
+fn bump(ctx: &mut Ctx, reg: usize, delta: u64, mask: u64) {
+    let r = &mut ctx.cpu.regs[reg];
+    *r = (*r & !mask) | (r.wrapping_add(delta) & mask);
+}
+
+/// One iteration. Returns whether a REPE/REPNE condition ends the loop.
+#[inline(always)]
+fn once<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Result<bool, Stop> {
+    let mask = ASIZE_MASK[op.asize as usize];
+    let d = step::<W>(ctx);
+    let si = ctx.cpu.regs[6] & mask;
+    let di = ctx.cpu.regs[7] & mask;
+    match OP {
+        MOVS => {
+            let v = ctx.read_seg::<W>(op.seg, si)?;
+            ctx.write_seg::<W>(ES, di, v)?;
+            bump(ctx, 6, d, mask);
+            bump(ctx, 7, d, mask);
+        }
+        STOS => {
+            let v = ctx.reg::<W>(0);
+            ctx.write_seg::<W>(ES, di, v)?;
+            bump(ctx, 7, d, mask);
+        }
+        LODS => {
+            let v = ctx.read_seg::<W>(op.seg, si)?;
+            ctx.set_reg::<W>(0, v);
+            bump(ctx, 6, d, mask);
+        }
+        CMPS => {
+            let a = ctx.read_seg::<W>(op.seg, si)?;
+            let b = ctx.read_seg::<W>(ES, di)?;
+            let (_, f) = alu::compute::<W, { alu::CMP }>(&ctx.cpu.lf, a, b);
+            ctx.cpu.lf = f;
+            bump(ctx, 6, d, mask);
+            bump(ctx, 7, d, mask);
+            return Ok(rep_stops(op, ctx));
+        }
+        SCAS => {
+            let a = ctx.reg::<W>(0);
+            let b = ctx.read_seg::<W>(ES, di)?;
+            let (_, f) = alu::compute::<W, { alu::CMP }>(&ctx.cpu.lf, a, b);
+            ctx.cpu.lf = f;
+            bump(ctx, 7, d, mask);
+            return Ok(rep_stops(op, ctx));
+        }
+        INS => {
+            let port = ctx.cpu.regs[2] as u16;
+            ctx.io_allowed(port, W::BYTES)?;
+            // The destination must be writable before the port is read.
+            let la = ctx.linear(ES, di, W::BYTES, true)?;
+            ctx.probe_write(la, W::BYTES)?;
+            let v = ctx.port_in(port, W::BYTES);
+            ctx.write_la(la, W::BYTES, v)?;
+            bump(ctx, 7, d, mask);
+        }
+        _ => {
+            let port = ctx.cpu.regs[2] as u16;
+            ctx.io_allowed(port, W::BYTES)?;
+            let v = ctx.read_seg::<W>(op.seg, si)?;
+            ctx.port_out(port, W::BYTES, v);
+            bump(ctx, 6, d, mask);
+        }
+    }
+    Ok(false)
+}
+
+#[inline(always)]
+fn rep_stops(op: &Op, ctx: &Ctx) -> bool {
+    match op.rep {
+        1 => !ctx.cpu.lf.zf(),
+        2 => ctx.cpu.lf.zf(),
+        _ => false,
+    }
+}
+
+fn string<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+    if op.rep == 0 {
+        once::<W, OP>(ctx, op)?;
+        return if OP >= INS { Err(Stop::Exit) } else { Ok(()) };
+    }
+    let mask = ASIZE_MASK[op.asize as usize];
+    let budget = ctx.cpu.rep_budget.max(1);
+    let mut done = 0u64;
+    while ctx.cpu.regs[1] & mask != 0 {
+        if done > 0 && (done == budget || ctx.cpu.attention != 0) {
+            // Resume later at this same instruction (RIP unchanged).
+            ctx.cpu.icount += done.saturating_sub(1);
+            return Err(Stop::Jump);
+        }
+        let stop = match once::<W, OP>(ctx, op) {
+            Ok(s) => s,
+            Err(e) => {
+                // The completed iterations retired; the faulting one did not.
+                ctx.cpu.icount += done;
+                return Err(e);
+            }
+        };
+        bump(ctx, 1, u64::MAX, mask);
+        done += 1;
+        if stop {
+            break;
+        }
+    }
+    ctx.cpu.icount += done.saturating_sub(1);
+    if OP >= INS {
+        return Err(Stop::Exit);
+    }
+    Ok(())
+}
+
+pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
+    use Mnemonic::*;
+    let (kind, bytes) = match insn.mnemonic() {
+        Movsb => (MOVS, 1),
+        Movsw => (MOVS, 2),
+        Movsd if insn.op_count() == 2 && insn.op0_kind() != iced_x86::OpKind::Register => (MOVS, 4),
+        Movsq => (MOVS, 8),
+        Stosb => (STOS, 1),
+        Stosw => (STOS, 2),
+        Stosd => (STOS, 4),
+        Stosq => (STOS, 8),
+        Lodsb => (LODS, 1),
+        Lodsw => (LODS, 2),
+        Lodsd => (LODS, 4),
+        Lodsq => (LODS, 8),
+        Cmpsb => (CMPS, 1),
+        Cmpsw => (CMPS, 2),
+        Cmpsd if insn.op0_kind() != iced_x86::OpKind::Register => (CMPS, 4),
+        Cmpsq => (CMPS, 8),
+        Scasb => (SCAS, 1),
+        Scasw => (SCAS, 2),
+        Scasd => (SCAS, 4),
+        Scasq => (SCAS, 8),
+        Insb => (INS, 1),
+        Insw => (INS, 2),
+        Insd => (INS, 4),
+        Outsb => (OUTS, 1),
+        Outsw => (OUTS, 2),
+        Outsd => (OUTS, 4),
+        _ => return None,
+    };
+    // MOVS/STOS/LODS treat REPNE like REP.
+    if matches!(kind, MOVS | STOS | LODS | INS | OUTS) && op.rep == 2 {
+        op.rep = 1;
+    }
+    macro_rules! w {
+        ($k:expr) => {
+            match bytes {
+                1 => string::<W8, $k> as Handler,
+                2 => string::<W16, $k> as Handler,
+                4 => string::<W32, $k> as Handler,
+                _ => string::<W64, $k> as Handler,
+            }
+        };
+    }
+    let h = match kind {
+        MOVS => w!(MOVS),
+        STOS => w!(STOS),
+        LODS => w!(LODS),
+        CMPS => w!(CMPS),
+        SCAS => w!(SCAS),
+        INS => w!(INS),
+        _ => w!(OUTS),
+    };
+    if kind >= INS || op.rep != 0 {
+        return Decoded::end(h);
+    }
+    Decoded::next(h)
+}

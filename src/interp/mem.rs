@@ -1,0 +1,577 @@
+//! Memory accesses: segmentation, the TLB with host pointers, and the slow
+//! path (page walks, page-crossing accesses, MMIO, the local APIC page,
+//! writes to pages holding decoded code).
+//!
+//! Fast path of a data access: one segment-cache test, one TLB tag compare
+//! (the tag holds the linear page and the user/supervisor key), one
+//! unaligned host load or store. TLB entries are only created for RAM (or
+//! ROM, read/execute) pages whose access is fully permitted for the key, so
+//! everything unusual lands in the slow path by construction.
+
+use std::ptr::NonNull;
+
+use super::cpu::{Mode, attn};
+use super::events::vec;
+use super::exec::{Ctx, Exec, Stop, Width};
+use super::paging::{self, Access, Requester};
+use crate::apic::{self, regs::ApicEnv};
+use crate::model::Feature;
+use crate::state::segment::ar;
+use crate::state::{SegReg, cr4};
+
+pub const TLB_SIZE: usize = 1024;
+const TLB_MASK: usize = TLB_SIZE - 1;
+const INVALID: u64 = u64::MAX;
+const PAGE: u64 = 4096;
+
+#[derive(Clone, Copy, Debug)]
+pub struct TlbEntry {
+    /// `linear page | key` when reads are permitted, else INVALID.
+    pub read: u64,
+    pub write: u64,
+    pub exec: u64,
+    /// host address = linear address + addend.
+    pub addend: usize,
+    /// Guest-physical page.
+    pub pa_page: u64,
+    pub global: bool,
+}
+
+const EMPTY: TlbEntry = TlbEntry {
+    read: INVALID,
+    write: INVALID,
+    exec: INVALID,
+    addend: 0,
+    pa_page: INVALID,
+    global: false,
+};
+
+pub struct Tlb {
+    pub e: Box<[TlbEntry; TLB_SIZE]>,
+    /// 1 when CPL = 3 (user key), else 0.
+    pub key: u64,
+}
+
+impl Default for Tlb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tlb {
+    pub fn new() -> Self {
+        Tlb {
+            e: Box::new([EMPTY; TLB_SIZE]),
+            key: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn index(la: u64) -> usize {
+        (la >> 12) as usize & TLB_MASK
+    }
+
+    pub fn flush_all(&mut self) {
+        self.e.fill(EMPTY);
+    }
+
+    /// Flushes everything but global translations (MOV to CR3).
+    pub fn flush_nonglobal(&mut self) {
+        for e in self.e.iter_mut() {
+            if !e.global {
+                *e = EMPTY;
+            }
+        }
+    }
+
+    /// INVLPG: drops any translation of the page containing `la`.
+    pub fn flush_page(&mut self, la: u64) {
+        let e = &mut self.e[Self::index(la)];
+        if e.read & !0xFFF == la & !0xFFF
+            || e.write & !0xFFF == la & !0xFFF
+            || e.exec & !0xFFF == la & !0xFFF
+        {
+            *e = EMPTY;
+        }
+    }
+
+    /// A physical page now holds decoded code: stop fast-path writes to it.
+    pub fn protect_code_page(&mut self, pa_page: u64) {
+        for e in self.e.iter_mut() {
+            if e.pa_page == pa_page {
+                e.write = INVALID;
+            }
+        }
+    }
+
+    /// Host pointer for an access that hits the fast path.
+    #[inline(always)]
+    fn hit(&self, la: u64, size: usize, acc: Access) -> Option<*mut u8> {
+        let e = &self.e[Self::index(la)];
+        let tag = match acc {
+            Access::Read => e.read,
+            Access::Write => e.write,
+            Access::Exec => e.exec,
+        };
+        if tag == (la & !0xFFF) | self.key && (la & 0xFFF) as usize <= PAGE as usize - size {
+            Some((la as usize).wrapping_add(e.addend) as *mut u8)
+        } else {
+            None
+        }
+    }
+}
+
+/// A physical location after translation.
+#[derive(Clone, Copy, Debug)]
+enum Phys {
+    /// RAM: host pointer to the byte, and its guest-physical address.
+    Ram(NonNull<u8>, u64),
+    /// ROM: readable, writes ignored.
+    Rom(u64),
+    /// This vCPU's xAPIC register page.
+    Apic(u32),
+    /// Anything else: device MMIO or nothing.
+    Mmio(u64),
+}
+
+#[inline(always)]
+fn load_le(p: *const u8, n: usize) -> u64 {
+    // SAFETY: callers pass a pointer into a RAM page with at least `n`
+    // bytes left in the page (checked by `Tlb::hit` or by `phys_ptr`).
+    unsafe {
+        match n {
+            1 => u64::from(*p),
+            2 => u64::from(u16::from_le(std::ptr::read_unaligned(p as *const u16))),
+            4 => u64::from(u32::from_le(std::ptr::read_unaligned(p as *const u32))),
+            _ => u64::from_le(std::ptr::read_unaligned(p as *const u64)),
+        }
+    }
+}
+
+#[inline(always)]
+fn store_le(p: *mut u8, n: usize, v: u64) {
+    // SAFETY: as for `load_le`.
+    unsafe {
+        match n {
+            1 => *p = v as u8,
+            2 => std::ptr::write_unaligned(p as *mut u16, (v as u16).to_le()),
+            4 => std::ptr::write_unaligned(p as *mut u32, (v as u32).to_le()),
+            _ => std::ptr::write_unaligned(p as *mut u64, v.to_le()),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    // ---- segmentation -------------------------------------------------
+
+    /// Linear address of `seg:ea` for an access of `size` bytes, with the
+    /// segment's limit and rights checked (SDM Vol. 3A 3.4.5, 5.3).
+    #[inline(always)]
+    pub fn linear(&mut self, seg: u8, ea: u64, size: usize, write: bool) -> Result<u64, Stop> {
+        let c = &self.cpu.segs[seg as usize & 7];
+        let fast = if write { c.flat_write } else { c.flat_read };
+        if fast {
+            let la = c.base.wrapping_add(ea);
+            if self.cpu.mode == Mode::Long {
+                return Ok(la);
+            }
+            return Ok(la & 0xFFFF_FFFF);
+        }
+        self.linear_slow(seg, ea, size, write)
+    }
+
+    #[cold]
+    fn linear_slow(&mut self, seg: u8, ea: u64, size: usize, write: bool) -> Result<u64, Stop> {
+        let sr = SegReg::ALL[seg as usize % 6];
+        let s = *self.cpu.s.seg(sr);
+        let stack = sr == SegReg::Ss;
+        let fault = |ctx: &mut Self| {
+            if stack {
+                ctx.cpu.raise(vec::SS, Some(0))
+            } else {
+                ctx.cpu.gp(0)
+            }
+        };
+        if matches!(self.cpu.mode, Mode::Real | Mode::V86) {
+            // Real/virtual-8086: base = selector × 16 (or a cached big
+            // base), limit checked (SDM 20.1.1); attributes ignored.
+            let end = ea.wrapping_add(size as u64 - 1);
+            if ea > u64::from(s.limit) || end > u64::from(s.limit) || end < ea {
+                return Err(fault(self));
+            }
+            return Ok(s.base.wrapping_add(ea) & 0xFFFF_FFFF);
+        }
+        if self.cpu.mode == Mode::Long {
+            return Ok(self.cpu.segs[seg as usize & 7].base.wrapping_add(ea));
+        }
+        // Protected mode: null/unusable segment, rights, limit.
+        if s.unusable() || !s.present() || s.attr & ar::S == 0 {
+            return Err(fault(self));
+        }
+        let code = s.attr & ar::CODE != 0;
+        if write && (code || s.attr & ar::RW == 0) {
+            return Err(fault(self));
+        }
+        if !write && code && s.attr & ar::RW == 0 {
+            return Err(fault(self));
+        }
+        let end = ea.wrapping_add(size as u64 - 1);
+        let expand_down = !code && s.attr & ar::DC != 0;
+        if expand_down {
+            let upper: u64 = if s.is_big() { 0xFFFF_FFFF } else { 0xFFFF };
+            if ea <= u64::from(s.limit) || end > upper || end < ea {
+                return Err(fault(self));
+            }
+        } else if end > u64::from(s.limit) || end < ea {
+            return Err(fault(self));
+        }
+        Ok(s.base.wrapping_add(ea) & 0xFFFF_FFFF)
+    }
+
+    #[inline(always)]
+    pub fn read_seg<W: Width>(&mut self, seg: u8, ea: u64) -> Result<u64, Stop> {
+        let la = self.linear(seg, ea, W::BYTES, false)?;
+        self.read_la(la, W::BYTES)
+    }
+
+    #[inline(always)]
+    pub fn write_seg<W: Width>(&mut self, seg: u8, ea: u64, v: u64) -> Exec {
+        let la = self.linear(seg, ea, W::BYTES, true)?;
+        self.write_la(la, W::BYTES, v)
+    }
+
+    // ---- linear accesses -------------------------------------------------
+
+    /// Reads `size` (1, 2, 4, 8) bytes at linear address `la` with the
+    /// current privilege.
+    #[inline(always)]
+    pub fn read_la(&mut self, la: u64, size: usize) -> Result<u64, Stop> {
+        if let Some(p) = self.cpu.tlb.hit(la, size, Access::Read) {
+            return Ok(load_le(p, size));
+        }
+        self.read_slow(la, size, self.requester())
+    }
+
+    /// Writes `size` bytes at linear address `la`.
+    #[inline(always)]
+    pub fn write_la(&mut self, la: u64, size: usize, v: u64) -> Exec {
+        if let Some(p) = self.cpu.tlb.hit(la, size, Access::Write) {
+            store_le(p, size, v);
+            return Ok(());
+        }
+        self.write_slow(la, size, v, self.requester())
+    }
+
+    /// Checks that `size` bytes at `la` are writable, without writing
+    /// (for instructions that must fault before changing anything).
+    pub fn probe_write(&mut self, la: u64, size: usize) -> Exec {
+        if self.cpu.tlb.hit(la, size, Access::Write).is_some() {
+            return Ok(());
+        }
+        let req = self.requester();
+        self.translate(la, Access::Write, req)?;
+        if (la & 0xFFF) + size as u64 > PAGE {
+            self.translate((la | 0xFFF) + 1, Access::Write, req)?;
+        }
+        Ok(())
+    }
+
+    /// An implicit supervisor-mode read (descriptor tables, IDT, TSS).
+    pub fn read_sys(&mut self, la: u64, size: usize) -> Result<u64, Stop> {
+        self.read_slow(
+            la,
+            size,
+            Requester {
+                user: false,
+                implicit: true,
+            },
+        )
+    }
+
+    /// An implicit supervisor-mode write (descriptor accessed/busy bits, TSS).
+    pub fn write_sys(&mut self, la: u64, size: usize, v: u64) -> Exec {
+        self.write_slow(
+            la,
+            size,
+            v,
+            Requester {
+                user: false,
+                implicit: true,
+            },
+        )
+    }
+
+    #[inline(always)]
+    fn requester(&self) -> Requester {
+        Requester {
+            user: self.cpu.cpl == 3,
+            implicit: false,
+        }
+    }
+
+    // ---- slow path -----------------------------------------------------
+
+    /// Translates `la`, filling the TLB when the page allows it, and
+    /// returns where the byte lives.
+    fn translate(&mut self, la: u64, acc: Access, req: Requester) -> Result<Phys, Stop> {
+        let la = la & self.cpu.la_mask;
+        if self.cpu.mode == Mode::Long
+            && !self
+                .cpu
+                .model()
+                .is_canonical_for(la, self.cpu.cr4(cr4::LA57))
+        {
+            return Err(self.cpu.gp(0));
+        }
+        let t = match paging::walk(self.cpu, self.plat.mem(), la, acc, req) {
+            Ok(t) => t,
+            Err(pf) => {
+                self.cpu.fault = super::cpu::Fault {
+                    vector: vec::PF,
+                    error_code: Some(pf.error_code),
+                    cr2: la,
+                    dr6: 0,
+                };
+                return Err(Stop::Fault);
+            }
+        };
+        let pa = t.pa;
+        let page = pa & !0xFFF;
+        // This vCPU's APIC page (xAPIC mode) takes precedence over RAM.
+        let base = self.cpu.s.msrs.apic_base;
+        if base & apic::base::EN != 0
+            && base & apic::base::EXTD == 0
+            && page == base & apic::base::ADDR_MASK & self.cpu.model().phys_addr_mask()
+        {
+            return Ok(Phys::Apic((pa & 0xFFF) as u32));
+        }
+        let mem = self.plat.mem();
+        if let Some(host) = mem.ram_page(pa) {
+            if !req.implicit {
+                self.fill_tlb(la, page, host.as_ptr(), &t, mem.is_code_page(pa));
+            }
+            // SAFETY: `host` points at a whole RAM page; offset < 4096.
+            let p = unsafe { host.add((pa & 0xFFF) as usize) };
+            return Ok(Phys::Ram(p, pa));
+        }
+        if let Some(rom) = mem.rom_page(pa) {
+            if !req.implicit {
+                let host = rom.as_ptr() as *mut u8;
+                self.fill_tlb_rom(la, page, host, &t);
+            }
+            return Ok(Phys::Rom(pa));
+        }
+        Ok(Phys::Mmio(pa))
+    }
+
+    fn fill_tlb(
+        &mut self,
+        la: u64,
+        pa_page: u64,
+        host: *mut u8,
+        t: &paging::Translation,
+        code: bool,
+    ) {
+        let cpu = &mut *self.cpu;
+        let key = cpu.tlb.key;
+        let user_mode = key == 1;
+        let s = &cpu.s;
+        let wp = s.cr.cr0 & crate::state::cr0::WP != 0;
+        let smap = s.cr.cr4 & cr4::SMAP != 0;
+        let smep = s.cr.cr4 & cr4::SMEP != 0;
+        let long = s.efer & crate::state::efer::LMA != 0;
+        // Protection keys make rights depend on PKRU/PKRS: let the slow
+        // path decide for keyed pages.
+        let pk = long
+            && ((t.user && s.cr.cr4 & cr4::PKE != 0) || (!t.user && s.cr.cr4 & cr4::PKS != 0))
+            && t.pkey != 0;
+        let (read, write, exec) = if user_mode {
+            (t.user, t.user && t.writable, t.user && !t.nx)
+        } else if t.user {
+            (!smap, !smap && (t.writable || !wp), !smep && !t.nx)
+        } else {
+            (true, t.writable || !wp, !t.nx)
+        };
+        let read = read && !pk;
+        let write = write && !pk && t.dirty && !code;
+        let page_tag = (la & !0xFFF) | key;
+        let e = &mut cpu.tlb.e[Tlb::index(la)];
+        *e = TlbEntry {
+            read: if read { page_tag } else { INVALID },
+            write: if write { page_tag } else { INVALID },
+            exec: if exec { page_tag } else { INVALID },
+            addend: (host as usize).wrapping_sub((la & !0xFFF) as usize),
+            pa_page,
+            global: t.global,
+        };
+        cpu.stats.tlb_fills += 1;
+    }
+
+    fn fill_tlb_rom(&mut self, la: u64, pa_page: u64, host: *mut u8, t: &paging::Translation) {
+        let key = self.cpu.tlb.key;
+        let user_ok = key == 0 || t.user;
+        let tag = (la & !0xFFF) | key;
+        self.cpu.tlb.e[Tlb::index(la)] = TlbEntry {
+            read: if user_ok { tag } else { INVALID },
+            write: INVALID,
+            exec: if user_ok && !t.nx { tag } else { INVALID },
+            addend: (host as usize).wrapping_sub((la & !0xFFF) as usize),
+            pa_page,
+            global: t.global,
+        };
+    }
+
+    #[cold]
+    fn read_slow(&mut self, la: u64, size: usize, req: Requester) -> Result<u64, Stop> {
+        let la = la & self.cpu.la_mask;
+        if (la & 0xFFF) as usize + size > PAGE as usize {
+            // Page-crossing: byte by byte, all translations first.
+            let first = PAGE as usize - (la & 0xFFF) as usize;
+            let lo = self.translate(la, Access::Read, req)?;
+            let hi = self.translate(la.wrapping_add(first as u64), Access::Read, req)?;
+            let mut v = 0u64;
+            for i in 0..size {
+                let b = if i < first {
+                    self.phys_read(lo, i, 1)?
+                } else {
+                    self.phys_read(hi, i - first, 1)?
+                };
+                v |= b << (8 * i);
+            }
+            return Ok(v);
+        }
+        let p = self.translate(la, Access::Read, req)?;
+        self.phys_read(p, 0, size)
+    }
+
+    #[cold]
+    fn write_slow(&mut self, la: u64, size: usize, v: u64, req: Requester) -> Exec {
+        let la = la & self.cpu.la_mask;
+        if (la & 0xFFF) as usize + size > PAGE as usize {
+            let first = PAGE as usize - (la & 0xFFF) as usize;
+            let lo = self.translate(la, Access::Write, req)?;
+            let hi = self.translate(la.wrapping_add(first as u64), Access::Write, req)?;
+            for i in 0..size {
+                let b = (v >> (8 * i)) & 0xFF;
+                if i < first {
+                    self.phys_write(lo, i, 1, b)?;
+                } else {
+                    self.phys_write(hi, i - first, 1, b)?;
+                }
+            }
+            return Ok(());
+        }
+        let p = self.translate(la, Access::Write, req)?;
+        self.phys_write(p, 0, size, v)
+    }
+
+    fn phys_read(&mut self, p: Phys, off: usize, size: usize) -> Result<u64, Stop> {
+        Ok(match p {
+            // SAFETY: `r` points into a RAM page with `off + size` bytes left
+            // (page-crossing accesses are split by the callers).
+            Phys::Ram(r, _) => load_le(unsafe { r.as_ptr().add(off) }, size),
+            Phys::Rom(pa) => {
+                let mut b = [0u8; 8];
+                let _ = self.plat.mem().read(pa + off as u64, &mut b[..size]);
+                u64::from_le_bytes(b)
+            }
+            Phys::Apic(reg) => {
+                let env = self.apic_env();
+                let v = self.cpu.s.apic.read_xapic((reg + off as u32) & !0xF, &env);
+                u64::from(v >> (8 * ((reg + off as u32) & 3)))
+            }
+            Phys::Mmio(pa) => {
+                self.cpu.stats.mmio_exits += 1;
+                let now = self.cpu.now();
+                self.plat.mmio_read(now, pa + off as u64, size as u8)
+            }
+        })
+    }
+
+    fn phys_write(&mut self, p: Phys, off: usize, size: usize, v: u64) -> Exec {
+        match p {
+            Phys::Ram(r, pa) => {
+                // SAFETY: as in `phys_read`.
+                let ptr = unsafe { r.as_ptr().add(off) };
+                store_le(ptr, size, v);
+                // Writes reach the slow path when the page holds decoded code.
+                let pa = pa + off as u64;
+                let mem = self.plat.mem();
+                if mem.is_code_page(pa) {
+                    mem.note_write(pa, size as u64);
+                    self.cpu.attention |= attn::SMC;
+                }
+            }
+            Phys::Rom(_) => {}
+            Phys::Apic(reg) => {
+                let offset = reg + off as u32;
+                if offset & 0xF == 0 && size >= 4 {
+                    self.apic_write(offset, v as u32);
+                }
+            }
+            Phys::Mmio(pa) => {
+                self.cpu.stats.mmio_exits += 1;
+                let now = self.cpu.now();
+                self.plat.mmio_write(now, pa + off as u64, size as u8, v);
+                self.cpu.attention |= attn::EXIT;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn apic_env(&self) -> ApicEnv {
+        ApicEnv {
+            now: self.cpu.now(),
+            tsc_deadline: self.cpu.model().has(Feature::TscDeadline),
+        }
+    }
+
+    /// A write to an xAPIC register from MMIO.
+    fn apic_write(&mut self, offset: u32, v: u32) {
+        let env = self.apic_env();
+        let action = self.cpu.s.apic.write_xapic(offset, v, &env);
+        self.apic_effect(action);
+    }
+
+    /// Applies the consequence of a local-APIC register write.
+    pub fn apic_effect(&mut self, action: apic::ApicAction) {
+        use apic::ApicAction;
+        match action {
+            ApicAction::None => {}
+            ApicAction::Reevaluate => self.cpu.attention |= attn::EVENT,
+            ApicAction::TimerChanged => self.cpu.attention |= attn::EXIT,
+            a @ (ApicAction::Eoi { .. } | ApicAction::SendIpi { .. } | ApicAction::SelfIpi(_)) => {
+                let now = self.cpu.now();
+                self.plat.apic_action(now, self.cpu.id, a);
+                self.cpu.attention |= attn::EVENT | attn::EXIT;
+            }
+        }
+    }
+
+    // ---- instruction fetch ----------------------------------------------
+
+    /// Translates the instruction-fetch address `la` and returns the
+    /// physical address and a host pointer to the rest of its page
+    /// (None for MMIO fetches, which are executed from a copy).
+    pub fn fetch_translate(&mut self, la: u64) -> Result<(u64, Option<*const u8>), Stop> {
+        let la = la & self.cpu.la_mask;
+        let e = &self.cpu.tlb.e[Tlb::index(la)];
+        if e.exec == (la & !0xFFF) | self.cpu.tlb.key {
+            let host = (la as usize).wrapping_add(e.addend) as *const u8;
+            return Ok((e.pa_page | (la & 0xFFF), Some(host)));
+        }
+        let req = self.requester();
+        match self.translate(la, Access::Exec, req)? {
+            Phys::Ram(p, pa) => Ok((pa, Some(p.as_ptr() as *const u8))),
+            Phys::Rom(pa) => {
+                let host = self
+                    .plat
+                    .mem()
+                    .rom_page(pa)
+                    .map(|pg| pg[(pa & 0xFFF) as usize..].as_ptr());
+                Ok((pa, host))
+            }
+            Phys::Apic(_) | Phys::Mmio(_) => Ok((u64::MAX, None)),
+        }
+    }
+}

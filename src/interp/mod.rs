@@ -1,0 +1,34 @@
+//! The software CPU: a JIT-free x86 interpreter with a decoded-block cache.
+//!
+//! Layout:
+//! - [`cpu`]: the vCPU as the interpreter holds it (hot registers, lazy
+//!   flags, segment and TLB caches around the shared `VcpuState`);
+//! - [`flags`]: lazy arithmetic flags;
+//! - [`mem`] and [`paging`]: linear → physical translation, the TLB with
+//!   host pointers, data and instruction-fetch accesses;
+//! - [`seg`]: segment loads and protection checks;
+//! - [`events`]: exceptions, interrupts, #DF and triple fault;
+//! - [`decode`] and [`cache`]: decoding with iced-x86 into [`exec::Op`]s with
+//!   pre-resolved handlers and operands, grouped in blocks keyed by physical
+//!   address and fetch mode;
+//! - [`exec`]: instruction handlers, one file per family;
+//! - [`run`]: the run loop;
+//! - [`intercept`]: the single place that asks whether VMX/SVM intercepts
+//!   an instruction or event (no-op until nested virtualization lands).
+
+pub mod cache;
+pub mod cpu;
+pub mod decode;
+pub mod events;
+pub mod exec;
+pub mod flags;
+pub mod intercept;
+pub mod mem;
+pub mod paging;
+pub mod platform;
+pub mod run;
+pub mod seg;
+
+pub use cpu::Cpu;
+pub use platform::Platform;
+pub use run::{Interp, RunExit};

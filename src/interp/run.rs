@@ -1,0 +1,287 @@
+//! The run loop: find or build the block at RIP, execute its ops, handle
+//! what they flag (events, self-modifying code, mode changes, halts).
+
+use super::cache::CodeCache;
+use super::cpu::{Cpu, Fault, attn};
+use super::decode::{build_block, fetch_mode};
+use super::events::{Delivery, EventKind, vec};
+use super::exec::{Ctx, Stop};
+use super::platform::Platform;
+use crate::apic;
+use crate::state::{Activity, SegReg, rflags};
+
+/// Why [`Interp::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunExit {
+    /// The instruction budget is used up.
+    Budget,
+    /// The vCPU is halted (HLT, wait-for-SIPI) with nothing to deliver.
+    Halted,
+    /// Triple fault: the vCPU is in the shutdown state.
+    Shutdown,
+    /// The platform or an APIC/timer change needs the machine's attention.
+    Exit,
+}
+
+/// A vCPU with its decoded-block cache.
+pub struct Interp {
+    pub cpu: Cpu,
+    pub cache: CodeCache,
+}
+
+impl Interp {
+    pub fn new(cpu: Cpu) -> Self {
+        Interp {
+            cpu,
+            cache: CodeCache::new(),
+        }
+    }
+
+    /// Drops every decoded block (RESET/INIT, or a state import).
+    pub fn flush_code(&mut self) {
+        self.cache.flush();
+    }
+
+    /// Runs at most `budget` instructions.
+    pub fn run(&mut self, plat: &mut dyn Platform, budget: u64) -> RunExit {
+        let Interp { cpu, cache } = self;
+        let end = cpu.icount.saturating_add(budget);
+        let mut ctx = Ctx { cpu, plat };
+        loop {
+            if ctx.cpu.attention != 0
+                && let Some(exit) = attention(&mut ctx, cache)
+            {
+                return exit;
+            }
+            match ctx.cpu.s.activity {
+                Activity::Active => {}
+                Activity::Shutdown => return RunExit::Shutdown,
+                Activity::Halted | Activity::WaitForSipi => {
+                    if !check_events(&mut ctx) {
+                        return RunExit::Halted;
+                    }
+                    continue;
+                }
+            }
+            if ctx.cpu.icount >= end {
+                return RunExit::Budget;
+            }
+            let remaining = end - ctx.cpu.icount;
+            ctx.cpu.rep_budget = remaining;
+            execute_block(&mut ctx, cache, remaining);
+        }
+    }
+}
+
+/// Handles attention bits; returns an exit if the loop must return.
+fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
+    let a = ctx.cpu.attention;
+    ctx.cpu.attention = 0;
+    if a & attn::SMC != 0 || ctx.plat.mem().has_code_writes() {
+        let mut pages = Vec::new();
+        ctx.plat.mem().take_code_writes(&mut pages);
+        for p in pages {
+            let n = cache.invalidate_page(p);
+            ctx.cpu.stats.code_invalidations += n as u64;
+        }
+    }
+    if a & attn::MODE != 0 {
+        ctx.cpu.refresh_mode();
+    }
+    if a & attn::EVENT != 0 {
+        check_events(ctx);
+    }
+    if a & attn::HALT != 0 {
+        let activity = ctx.cpu.s.activity;
+        if activity == Activity::Shutdown {
+            return Some(RunExit::Shutdown);
+        }
+        if activity == Activity::Halted && !check_events(ctx) {
+            return Some(RunExit::Halted);
+        }
+    }
+    if a & attn::EXIT != 0 || ctx.plat.wants_exit() {
+        return Some(RunExit::Exit);
+    }
+    None
+}
+
+/// The highest pending APIC vector above the processor priority, if any
+/// (SDM Vol. 3A 11.8.3).
+fn apic_pending(s: &crate::state::VcpuState) -> Option<u8> {
+    if s.msrs.apic_base & apic::base::EN == 0 || !s.apic.sw_enabled() {
+        return None;
+    }
+    let v = apic::regs::highest_vector(&s.apic.irr)?;
+    (u32::from(v) & 0xF0 > s.apic.ppr() & 0xF0).then_some(v)
+}
+
+/// Does the 8259's INTR reach the CPU (LINT0 in ExtINT mode, or the local
+/// APIC disabled so LINT0 is the INTR pin)?
+fn pic_routed(s: &crate::state::VcpuState) -> bool {
+    if !s.is_bsp {
+        return false;
+    }
+    if s.msrs.apic_base & apic::base::EN == 0 || !s.apic.sw_enabled() {
+        return true;
+    }
+    let lint0 = s.apic.lvt[apic::Lvt::Lint0 as usize];
+    lint0 & apic::LVT_MASKED == 0 && (lint0 >> 8) & 7 == 7
+}
+
+/// Delivers a pending NMI or interrupt if the CPU can take it now. Returns
+/// whether something was delivered (or the CPU woke up).
+fn check_events(ctx: &mut Ctx) -> bool {
+    let ev = ctx.cpu.s.events;
+    if ev.interrupt_shadow != 0 {
+        return false;
+    }
+    if ctx.cpu.s.activity == Activity::WaitForSipi {
+        if let Some(v) = ctx.cpu.s.events.sipi_vector.take() {
+            // Startup: CS = vector << 8, IP = 0 (SDM 9.4.4.1).
+            let mut cs = *ctx.cpu.s.seg(SegReg::Cs);
+            cs.selector = u16::from(v) << 8;
+            cs.base = u64::from(v) << 12;
+            *ctx.cpu.s.seg_mut(SegReg::Cs) = cs;
+            ctx.cpu.rip = 0;
+            ctx.cpu.s.activity = Activity::Active;
+            ctx.cpu.refresh_mode();
+            return true;
+        }
+        return false;
+    }
+    if ev.nmi_pending && !ev.nmi_blocked {
+        ctx.cpu.s.events.nmi_pending = false;
+        wake(ctx);
+        let rip = ctx.cpu.rip;
+        deliver_event(ctx, vec::NMI, EventKind::Nmi, rip);
+        return true;
+    }
+    if ctx.cpu.rflags & rflags::IF == 0 {
+        return false;
+    }
+    if let Some(v) = apic_pending(&ctx.cpu.s) {
+        let a = &mut ctx.cpu.s.apic;
+        let (w, b) = (usize::from(v >> 5), v & 31);
+        a.irr[w] &= !(1 << b);
+        a.isr[w] |= 1 << b;
+        wake(ctx);
+        let rip = ctx.cpu.rip;
+        deliver_event(ctx, v, EventKind::External, rip);
+        ctx.cpu.stats.interrupts += 1;
+        return true;
+    }
+    if pic_routed(&ctx.cpu.s) && ctx.plat.pic_intr() {
+        let now = ctx.cpu.now();
+        if let Some(v) = ctx.plat.pic_ack(now) {
+            wake(ctx);
+            let rip = ctx.cpu.rip;
+            deliver_event(ctx, v, EventKind::External, rip);
+            ctx.cpu.stats.interrupts += 1;
+            return true;
+        }
+    }
+    false
+}
+
+fn wake(ctx: &mut Ctx) {
+    if ctx.cpu.s.activity == Activity::Halted {
+        ctx.cpu.s.activity = Activity::Active;
+    }
+}
+
+/// Delivers an external event; a fault during delivery is handled like
+/// any fault (double fault / shutdown rules).
+fn deliver_event(ctx: &mut Ctx, v: u8, kind: EventKind, rip: u64) {
+    if ctx.deliver(v, None, kind, rip).is_err() {
+        let _ = ctx.deliver_fault();
+    }
+}
+
+fn deliver_fault(ctx: &mut Ctx) {
+    if ctx.deliver_fault() == Delivery::Shutdown {
+        ctx.cpu.attention |= attn::HALT;
+    }
+}
+
+/// Finds (or builds) the block at RIP and executes it, at most `remaining`
+/// instructions.
+fn execute_block(ctx: &mut Ctx, cache: &mut CodeCache, remaining: u64) {
+    let cs_base = ctx.cpu.segs[SegReg::Cs as usize].base;
+    let rip = ctx.cpu.rip;
+    let la = cs_base.wrapping_add(rip);
+    let (pa, host) = match ctx.fetch_translate(la) {
+        Ok(x) => x,
+        Err(_) => return deliver_fault(ctx),
+    };
+    let mode = fetch_mode(ctx);
+    let id = match cache.lookup(pa, rip, mode) {
+        Some(id) => {
+            ctx.cpu.stats.block_hits += 1;
+            id
+        }
+        None => {
+            ctx.cpu.stats.block_misses += 1;
+            match build_block(ctx, cache, pa, host, rip, mode) {
+                Ok(id) => id,
+                Err(_) => return deliver_fault(ctx),
+            }
+        }
+    };
+    let b = cache.blocks[id as usize];
+    let shadow = ctx.cpu.s.events.interrupt_shadow;
+    let tf = ctx.cpu.rflags & rflags::TF != 0;
+    let single = shadow != 0 || tf || remaining < u64::from(b.len);
+    let n = if single { 1 } else { b.len as usize };
+    let ip_mask: u64 = match ctx.cpu.code_bits {
+        64 => u64::MAX,
+        32 => 0xFFFF_FFFF,
+        _ => 0xFFFF,
+    };
+    let first = b.first as usize;
+    let mut faulted = false;
+    for op in &cache.ops[first..first + n] {
+        match (op.exec)(ctx, op) {
+            Ok(()) => {
+                ctx.cpu.rip = ctx.cpu.rip.wrapping_add(u64::from(op.len)) & ip_mask;
+                ctx.cpu.icount += 1;
+                if ctx.cpu.attention != 0 {
+                    break;
+                }
+            }
+            Err(Stop::Jump) => {
+                ctx.cpu.icount += 1;
+                break;
+            }
+            Err(Stop::Exit) => {
+                ctx.cpu.rip = ctx.cpu.rip.wrapping_add(u64::from(op.len)) & ip_mask;
+                ctx.cpu.icount += 1;
+                break;
+            }
+            Err(Stop::Fault) => {
+                faulted = true;
+                deliver_fault(ctx);
+                break;
+            }
+        }
+    }
+    if single {
+        if shadow != 0 && ctx.cpu.s.events.interrupt_shadow == shadow {
+            ctx.cpu.s.events.interrupt_shadow = 0;
+            ctx.cpu.attention |= attn::EVENT;
+        }
+        if tf && !faulted {
+            // Single-step trap after the instruction (SDM 18.3.1.4): #DB
+            // with DR6.BS, delivered with RIP of the next instruction.
+            ctx.cpu.fault = Fault {
+                vector: vec::DB,
+                error_code: None,
+                cr2: 0,
+                dr6: 0,
+            };
+            ctx.cpu.s.dr.dr6 |= 1 << 14;
+            let rip = ctx.cpu.rip;
+            deliver_event(ctx, vec::DB, EventKind::Exception, rip);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Interpreter basics on hand-assembled programs: arithmetic and flags,
+//! stack, calls, loops, string instructions, exceptions through the IDT.
+
+mod common;
+
+use common::*;
+use iced_x86::code_asm::*;
+use nestor::interp::RunExit;
+
+fn exit(a: &mut CodeAssembler) {
+    a.mov(eax, 0u32).unwrap();
+    a.out(0xF4, eax).unwrap();
+}
+
+#[test]
+fn arithmetic_and_flags_64() {
+    let code = asm(64, |a| {
+        a.mov(rax, 0x7FFF_FFFF_FFFF_FFFFu64).unwrap();
+        a.add(rax, 1i32).unwrap(); // OF=1, SF=1
+        a.pushfq().unwrap();
+        a.pop(rbx).unwrap();
+        a.mov(ecx, 10u32).unwrap();
+        a.xor(edx, edx).unwrap();
+        let mut top = a.create_label();
+        a.set_label(&mut top).unwrap();
+        a.add(rdx, rcx).unwrap();
+        a.dec(ecx).unwrap();
+        a.jnz(top).unwrap();
+        a.imul_3(rsi, rdx, 3i32).unwrap();
+        a.mov(rax, 1000u64).unwrap();
+        a.xor(edx, edx).unwrap();
+        a.mov(ecx, 7u32).unwrap();
+        a.div(rcx).unwrap();
+        a.mov(r8, rax).unwrap();
+        a.mov(r9, rdx).unwrap();
+        exit(a);
+    });
+    let mut h = Harness::new("max", Mode::Long64, &code);
+    let (r, e) = h.run(10_000);
+    assert_eq!(e, Some(0), "{r:?}");
+    let flags = h.reg(3);
+    assert_ne!(flags & (1 << 11), 0, "OF");
+    assert_ne!(flags & (1 << 7), 0, "SF");
+    assert_eq!(h.reg(6), 165, "sum 1..10 × 3");
+    assert_eq!(h.reg(8), 142);
+    assert_eq!(h.reg(9), 6);
+}
+
+#[test]
+fn call_ret_push_pop_and_memory() {
+    let code = asm(64, |a| {
+        let mut func = a.create_label();
+        let mut done = a.create_label();
+        a.mov(rdi, DATA).unwrap();
+        a.mov(qword_ptr(rdi), 0x1122_3344i32).unwrap();
+        a.mov(eax, 5u32).unwrap();
+        a.call(func).unwrap();
+        a.jmp(done).unwrap();
+        a.set_label(&mut func).unwrap();
+        a.push(rbx).unwrap();
+        a.mov(rbx, qword_ptr(rdi)).unwrap();
+        a.add(rax, rbx).unwrap();
+        a.add(qword_ptr(rdi), 1i32).unwrap();
+        a.pop(rbx).unwrap();
+        a.ret().unwrap();
+        a.set_label(&mut done).unwrap();
+        a.mov(rcx, qword_ptr(rdi)).unwrap();
+        a.mov(r10, rax).unwrap();
+        exit(a);
+    });
+    let mut h = Harness::new("max", Mode::Long64, &code);
+    h.interp.cpu.regs[3] = 77;
+    let (_, e) = h.run(10_000);
+    assert_eq!(e, Some(0));
+    assert_eq!(h.reg(10), 0x1122_3349);
+    assert_eq!(h.reg(1), 0x1122_3345);
+    assert_eq!(h.reg(3), 77);
+    assert_eq!(h.reg(4), STACK);
+}
+
+#[test]
+fn rep_movsb_and_scasb() {
+    let code = asm(64, |a| {
+        a.mov(rsi, DATA).unwrap();
+        a.mov(rdi, DATA + 0x100).unwrap();
+        a.mov(ecx, 64u32).unwrap();
+        a.cld().unwrap();
+        a.rep().movsb().unwrap();
+        a.mov(rdi, DATA + 0x100).unwrap();
+        a.mov(ecx, 64u32).unwrap();
+        a.mov(al, 0x2Au32).unwrap();
+        a.repne().scasb().unwrap();
+        exit(a);
+    });
+    let mut h = Harness::new("max", Mode::Long64, &code);
+    let data: Vec<u8> = (0..64u8).collect();
+    h.plat.mem.write(DATA, &data).unwrap();
+    let (_, e) = h.run(100_000);
+    assert_eq!(e, Some(0));
+    let mut out = [0u8; 64];
+    h.plat.mem.read(DATA + 0x100, &mut out).unwrap();
+    assert_eq!(&out[..], &data[..]);
+    // REPNE SCASB stops after the match at index 0x2A.
+    assert_eq!(h.reg(7), DATA + 0x100 + 0x2B);
+    assert_eq!(h.reg(1), 64 - 0x2B);
+}
+
+#[test]
+fn divide_error_goes_through_the_idt() {
+    let code = asm(64, |a| {
+        let mut handler = a.create_label();
+        a.xor(ecx, ecx).unwrap();
+        a.mov(eax, 1u32).unwrap();
+        a.div(ecx).unwrap();
+        a.hlt().unwrap();
+        a.set_label(&mut handler).unwrap();
+        a.mov(rbx, qword_ptr(rsp)).unwrap(); // faulting RIP
+        exit(a);
+    });
+    // The handler is at a known offset: find it by assembling the prefix.
+    let prefix = asm(64, |a| {
+        a.xor(ecx, ecx).unwrap();
+        a.mov(eax, 1u32).unwrap();
+        a.div(ecx).unwrap();
+        a.hlt().unwrap();
+    });
+    let handler = CODE + prefix.len() as u64;
+    let mut h = Harness::new("max", Mode::Long64, &code).with_idt64(handler);
+    let (r, e) = h.run(10_000);
+    assert_eq!(e, Some(0), "{r:?}");
+    // #DE is a fault: RIP points at the DIV (after xor ecx,ecx = 2 bytes and
+    // mov eax,1 = 5 bytes).
+    assert_eq!(h.reg(3), CODE + 7);
+}
+
+#[test]
+fn triple_fault_without_idt_shuts_down() {
+    let code = asm(64, |a| {
+        a.ud2().unwrap();
+    });
+    let mut h = Harness::new("max", Mode::Long64, &code);
+    h.interp.cpu.s.idtr.limit = 0;
+    let (r, _) = h.run(1000);
+    assert_eq!(r, RunExit::Shutdown);
+}
+
+#[test]
+fn real_mode_arithmetic_and_stack() {
+    let code = asm(16, |a| {
+        a.mov(ax, 0x1234u32).unwrap();
+        a.push(ax).unwrap();
+        a.pop(bx).unwrap();
+        a.add(bx, 0x1111u32).unwrap();
+        a.mov(eax, 0u32).unwrap();
+        a.out(0xF4, eax).unwrap();
+    });
+    let mut h = Harness::new("max", Mode::Real, &code);
+    let (r, e) = h.run(1000);
+    assert_eq!(e, Some(0), "{r:?}");
+    assert_eq!(h.reg(3) & 0xFFFF, 0x2345);
+}
+
+#[test]
+fn self_modifying_code_is_seen() {
+    // Overwrite the immediate of a later `mov ebx, imm32` and execute it.
+    let code = asm(64, |a| {
+        let mut target = a.create_label();
+        a.lea(rdi, ptr(target)).unwrap();
+        a.mov(dword_ptr(rdi + 1), 0xCAFEu32).unwrap();
+        a.set_label(&mut target).unwrap();
+        a.mov(ebx, 0x1111u32).unwrap();
+        exit(a);
+    });
+    let mut h = Harness::new("max", Mode::Long64, &code);
+    let (_, e) = h.run(1000);
+    assert_eq!(e, Some(0));
+    assert_eq!(h.reg(3), 0xCAFE);
+}
+
+#[test]
+fn same_program_same_instruction_count() {
+    let prog = asm(64, |a| {
+        a.mov(ecx, 1000u32).unwrap();
+        let mut l = a.create_label();
+        a.set_label(&mut l).unwrap();
+        a.loop_(l).unwrap();
+        exit(a);
+    });
+    let counts: Vec<u64> = (0..2)
+        .map(|_| {
+            let mut h = Harness::new("max", Mode::Long64, &prog);
+            h.run(100_000);
+            h.interp.cpu.icount
+        })
+        .collect();
+    assert_eq!(counts[0], counts[1]);
+    assert_eq!(counts[0], 1 + 1000 + 2);
+}
