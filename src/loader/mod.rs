@@ -1,5 +1,7 @@
 //! Loading guest images: multiboot v1 kernels (ELF32/ELF64 or a.out-kludge
-//! images).
+//! images) and firmware images mapped below 4 GiB.
+//!
+//! Two ways to boot a machine:
 //!
 //! - **Multiboot** ([`load_kernel`]): the kernel is loaded by its ELF
 //!   program headers (or its multiboot address fields), the multiboot
@@ -10,18 +12,23 @@
 //!   kvm-unit-tests images (`x86/*.flat`, ELF32 files) are run. The caller
 //!   also builds the ACPI tables (`firmware::acpi`), which live in the BIOS
 //!   area that the loader keeps free.
+//! - **Firmware** ([`load_firmware`], `--bios FILE`): a BIOS image is mapped
+//!   as ROM ending at 4 GiB with its last 128 KiB copied to 0xE0000–0xFFFFF;
+//!   the BSP starts from its RESET state at the reset vector.
 //!
 //! Every problem with a file is a [`LoadError`] holding one line that names
 //! it; nothing read from a file can panic the loader. Callers prefix the
 //! file name (`"{path}: {err}"`).
 
 pub mod elf;
+pub mod firmware;
 pub mod multiboot;
 
 #[cfg(test)]
 mod tests;
 
 pub use elf::{ElfClass, ElfImage, LoadSegment};
+pub use firmware::load_firmware;
 pub use multiboot::{BootInfo, Module, load_multiboot, multiboot_entry_state};
 
 use crate::machine::memory::GuestMemory;

@@ -466,6 +466,31 @@ fn entry_state_is_the_multiboot_machine_state() {
     }
 }
 
+#[test]
+fn firmware_image_is_mapped_at_4g_and_below_1m() {
+    let mut m = mem();
+    let mut img = vec![0u8; 256 << 10];
+    let n = img.len();
+    img[n - 16] = 0xEA; // far jmp at the reset vector
+    img[n - (128 << 10)] = 0x5A;
+    let map = load_firmware(&mut m, &img).expect("load");
+    assert_eq!(map.rom_base, 0xFFFC_0000);
+    assert_eq!(m.read_u8(0xFFFF_FFF0), Ok(0xEA));
+    assert_eq!(m.read_u8(0xF_FFF0), Ok(0xEA), "alias below 1 MiB");
+    assert_eq!(m.read_u8(0xE_0000), Ok(0x5A));
+    // Smaller than 128 KiB: the whole image ends at 1 MiB.
+    let mut m = mem();
+    let map = load_firmware(&mut m, &[0x11; 64 << 10]).expect("load");
+    assert_eq!(map.low_copy_base, 0xF_0000);
+    assert_eq!(m.read_u8(0xE_FFFF), Ok(0));
+    assert_eq!(m.read_u8(0xF_0000), Ok(0x11));
+    // Size rules.
+    for (len, want) in [(0, "empty"), (5000, "4 KiB"), ((16 << 20) + 4096, "16 MiB")] {
+        let e = load_firmware(&mut mem(), &vec![0; len]).expect_err("bad size");
+        assert!(e.to_string().contains(want), "{e}");
+    }
+}
+
 /// The real kvm-unit-tests images, when the tree is present (not in CI).
 #[test]
 fn kvm_unit_tests_images_load() {
