@@ -374,6 +374,32 @@ fn info_block_avoids_an_image_in_low_memory() {
 }
 
 #[test]
+fn full_conventional_memory_pushes_module_and_info_above_1m() {
+    // The image fills conventional memory from page 1 to 0x9F800: no free
+    // page is left below the EBDA for the module or the info block.
+    let img = build_elf(
+        false,
+        0x1000,
+        &[seg(0x1000, &[0x90; 16], 0x9_E800)],
+        &mb_header(0),
+    );
+    let m = mem();
+    let module = [0x42u8; 8192];
+    let b = load_kernel(&m, &img, "k", Some(&module)).expect("load");
+    let md = u64::from(m.read_u32(b.mbi_addr + mbi::MODS_ADDR).expect("r"));
+    assert_eq!(m.read_u32(md), Ok(0x10_0000), "module at 1 MiB");
+    assert_eq!(b.mbi_addr, 0x10_2000, "info block after the module");
+    // The ACPI tables, built afterwards in the BIOS area, clobber nothing.
+    crate::firmware::acpi::build_acpi_tables(&m, 2).expect("acpi");
+    assert_eq!(
+        cstr(&m, m.read_u32(b.mbi_addr + mbi::CMDLINE).expect("r").into()),
+        "k"
+    );
+    assert_eq!(m.read_u8(0x10_1FFF), Ok(0x42));
+    assert_eq!(m.read_u8(0x1000), Ok(0x90));
+}
+
+#[test]
 fn address_fields_load_a_flat_binary() {
     // A raw binary whose header at file offset 8 says: loaded at 1 MiB,
     // 0x40 bytes of file, BSS to 1 MiB + 0x2000, entry 1 MiB + 0x30.
