@@ -58,13 +58,21 @@ const HEADER_LEN: usize = 36;
 /// Where each table was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcpiTables {
+    /// Root System Description Pointer.
     pub rsdp: u64,
+    /// Root System Description Table (32-bit entries).
     pub rsdt: u64,
+    /// Extended System Description Table (64-bit entries).
     pub xsdt: u64,
+    /// Fixed ACPI Description Table ("FACP").
     pub fadt: u64,
+    /// Firmware ACPI Control Structure.
     pub facs: u64,
+    /// Differentiated System Description Table.
     pub dsdt: u64,
+    /// Multiple APIC Description Table ("APIC").
     pub madt: u64,
+    /// HPET description table.
     pub hpet: u64,
     /// End (exclusive) of the table area.
     pub end: u64,

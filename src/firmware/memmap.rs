@@ -32,12 +32,16 @@ pub enum MemKind {
 /// One range of the map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemRegion {
+    /// First byte.
     pub base: u64,
+    /// Length in bytes.
     pub len: u64,
+    /// What the range is.
     pub kind: MemKind,
 }
 
 impl MemRegion {
+    /// First byte after the range.
     pub fn end(&self) -> u64 {
         self.base + self.len
     }

@@ -12,8 +12,9 @@ use super::LoadError;
 
 /// `e_ident[EI_MAG0..4]`.
 pub const ELF_MAGIC: [u8; 4] = [0x7F, b'E', b'L', b'F'];
-/// `e_ident[EI_CLASS]` values.
+/// `e_ident[EI_CLASS]`: 32-bit objects.
 pub const ELFCLASS32: u8 = 1;
+/// `e_ident[EI_CLASS]`: 64-bit objects.
 pub const ELFCLASS64: u8 = 2;
 /// `e_ident[EI_DATA]`: two's complement little-endian.
 pub const ELFDATA2LSB: u8 = 1;
@@ -21,8 +22,9 @@ pub const ELFDATA2LSB: u8 = 1;
 pub const EV_CURRENT: u32 = 1;
 /// `e_type`: executable file.
 pub const ET_EXEC: u16 = 2;
-/// `e_machine` values.
+/// `e_machine`: Intel 80386 (i386 psABI).
 pub const EM_386: u16 = 3;
+/// `e_machine`: AMD x86-64 (x86-64 psABI; also x32 in ELF32 files).
 pub const EM_X86_64: u16 = 62;
 /// `p_type`: loadable segment.
 pub const PT_LOAD: u32 = 1;
@@ -32,7 +34,9 @@ const PN_XNUM: u16 = 0xFFFF;
 /// ELF file class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ElfClass {
+    /// ELFCLASS32: 32-bit addresses and offsets.
     Elf32,
+    /// ELFCLASS64: 64-bit addresses and offsets.
     Elf64,
 }
 
@@ -58,10 +62,15 @@ const LAYOUT64: ClassLayout = ClassLayout {
 pub struct LoadSegment {
     /// Index of the program header in the table (for messages).
     pub index: usize,
+    /// `p_offset`: file offset of the segment's bytes.
     pub offset: u64,
+    /// `p_vaddr`: virtual address of the first byte.
     pub vaddr: u64,
+    /// `p_paddr`: physical address of the first byte (where it is loaded).
     pub paddr: u64,
+    /// `p_filesz`: bytes taken from the file.
     pub filesz: u64,
+    /// `p_memsz`: bytes in memory; those past `filesz` are zero (BSS).
     pub memsz: u64,
     /// `p_flags` (PF_X = 1, PF_W = 2, PF_R = 4).
     pub flags: u32,
@@ -87,7 +96,9 @@ impl LoadSegment {
 /// What a loader needs from an ELF executable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElfImage {
+    /// 32- or 64-bit file.
     pub class: ElfClass,
+    /// `e_machine` ([`EM_386`] or [`EM_X86_64`]).
     pub machine: u16,
     /// `e_entry` (a virtual address).
     pub entry: u64,

@@ -57,37 +57,54 @@ pub mod header_flags {
 
 /// MBI `flags` bits (section 3.3).
 pub mod info_flags {
+    /// `mem_lower` / `mem_upper` are valid.
     pub const MEMORY: u32 = 1 << 0;
+    /// `cmdline` is valid.
     pub const CMDLINE: u32 = 1 << 2;
+    /// `mods_count` / `mods_addr` are valid.
     pub const MODS: u32 = 1 << 3;
+    /// `mmap_length` / `mmap_addr` are valid.
     pub const MMAP: u32 = 1 << 6;
+    /// `boot_loader_name` is valid.
     pub const BOOT_LOADER_NAME: u32 = 1 << 9;
 }
 
 /// Byte offsets inside the boot information block. The MBI offsets are
 /// those of section 3.3; the rest is nestor's layout.
 pub mod mbi {
+    /// `flags`: which fields are valid ([`super::info_flags`]).
     pub const FLAGS: u64 = 0;
+    /// `mem_lower`: KiB of memory from 0.
     pub const MEM_LOWER: u64 = 4;
+    /// `mem_upper`: KiB of memory from 1 MiB to the first hole.
     pub const MEM_UPPER: u64 = 8;
+    /// `cmdline`: physical address of the NUL-terminated command line.
     pub const CMDLINE: u64 = 16;
+    /// `mods_count`: number of modules.
     pub const MODS_COUNT: u64 = 20;
+    /// `mods_addr`: physical address of the module list.
     pub const MODS_ADDR: u64 = 24;
+    /// `mmap_length`: bytes of memory map.
     pub const MMAP_LENGTH: u64 = 44;
+    /// `mmap_addr`: physical address of the memory map.
     pub const MMAP_ADDR: u64 = 48;
+    /// `boot_loader_name`: physical address of the NUL-terminated name.
     pub const BOOT_LOADER_NAME: u64 = 64;
     /// Space kept for the MBI (the 0.6.96 structure ends at 116).
     pub const SIZE: u64 = 0x80;
     /// A flat GDT (null, null, code 0x10, data 0x18) follows the MBI; the
     /// entry state's GDTR points here.
     pub const GDT: u64 = SIZE;
+    /// Bytes of GDT (four descriptors).
     pub const GDT_SIZE: u64 = 4 * 8;
     /// The module list (one 16-byte entry: start, end, string, reserved).
     pub const MODULE: u64 = GDT + GDT_SIZE;
+    /// Bytes of the module entry.
     pub const MODULE_SIZE: u64 = 16;
     /// The memory map (section 3.3 "mmap_*": 24-byte entries whose `size`
     /// field of 20 does not count itself).
     pub const MMAP: u64 = MODULE + MODULE_SIZE;
+    /// Bytes per memory map entry, including its `size` field.
     pub const MMAP_ENTRY_SIZE: u64 = 24;
 }
 
@@ -95,8 +112,9 @@ pub mod mbi {
 /// a PC BIOS reports through INT 12h, consistent with the memory map.
 pub const MEM_LOWER_KIB: u32 = (EBDA_BASE / 1024) as u32;
 
-/// Entry-state selectors, matching the GDT in the boot information block.
+/// Entry-state CS selector, matching the GDT in the boot information block.
 pub const CODE_SELECTOR: u16 = 0x10;
+/// Entry-state DS/ES/FS/GS/SS selector, matching that GDT.
 pub const DATA_SELECTOR: u16 = 0x18;
 /// Flat 4 GiB 32-bit descriptors (type 0xB / 0x3 = accessed, G = D = 1).
 const GDT_CODE: u64 = 0x00CF_9B00_0000_FFFF;
@@ -105,10 +123,15 @@ const GDT_DATA: u64 = 0x00CF_9300_0000_FFFF;
 /// The multiboot header address fields (section 3.1.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AddressFields {
+    /// Physical address the header's magic is loaded at.
     pub header_addr: u32,
+    /// Physical address of the first byte loaded (the text segment).
     pub load_addr: u32,
+    /// End of the bytes taken from the file; 0 = to the end of the file.
     pub load_end_addr: u32,
+    /// End of the BSS (zeroed after the loaded bytes); 0 = no BSS.
     pub bss_end_addr: u32,
+    /// Physical entry point.
     pub entry_addr: u32,
 }
 
@@ -117,6 +140,7 @@ pub struct AddressFields {
 pub struct MultibootHeader {
     /// File offset of the magic.
     pub offset: usize,
+    /// The header's `flags` ([`header_flags`]).
     pub flags: u32,
     /// Present when flag 16 is set.
     pub address: Option<AddressFields>,
@@ -125,7 +149,9 @@ pub struct MultibootHeader {
 /// A boot module: its bytes and its string (module command line).
 #[derive(Clone, Copy, Debug)]
 pub struct Module<'a> {
+    /// The module's contents.
     pub data: &'a [u8],
+    /// Its string (the MBI module entry's `string`; no NUL bytes).
     pub string: &'a str,
 }
 
