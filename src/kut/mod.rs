@@ -9,6 +9,8 @@
 //! to PASS/FAIL/SKIP → [`expect`] compares with the recorded expectations.
 
 pub mod cfg;
+pub mod env;
+pub mod params;
 pub mod shell;
 
 /// The accelerator `nestor run` uses.
