@@ -9,8 +9,11 @@
 //! to PASS/FAIL/SKIP → [`expect`] compares with the recorded expectations.
 
 pub mod cfg;
+pub mod classify;
 pub mod env;
+pub mod expect;
 pub mod params;
+pub mod select;
 pub mod shell;
 
 /// The accelerator `nestor run` uses.
