@@ -11,6 +11,7 @@
 pub mod cfg;
 pub mod classify;
 pub mod env;
+pub mod exec;
 pub mod expect;
 pub mod params;
 pub mod select;
