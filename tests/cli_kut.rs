@@ -214,7 +214,7 @@ fn whole_run_in_cfg_order_with_logs_results_and_expectations() {
         "NR_CPUS=2\nMEMSIZE=256\n",
         "ERRATA_FORCE=y\n",
         "SUMMARY: 3 tests",
-        "--- Code(1) after",
+        "--- exit status 1 after",
     ] {
         assert!(log.contains(want), "missing {want:?} in log:\n{log}");
     }

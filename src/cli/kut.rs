@@ -378,6 +378,22 @@ pub fn run(args: &KutArgs) -> CliResult {
     }
 }
 
+/// The progress line: how many runs are reported, and the first running one.
+fn progress_text(
+    reported: usize,
+    total: usize,
+    running: &std::collections::BTreeMap<usize, &str>,
+) -> String {
+    let Some(first) = running.values().next() else {
+        return String::new();
+    };
+    let more = match running.len() {
+        1 => String::new(),
+        n => format!(" (+{} more)", n - 1),
+    };
+    format!("[{}/{total}] running {first}{more}", reported + 1)
+}
+
 /// Runs the jobs, printing one line per entry in cfg order.
 fn run_all(
     plans: &[(&cfg::Entry, Plan)],
@@ -388,8 +404,9 @@ fn run_all(
     let tty = std::io::stdout().is_terminal();
     let progress = std::io::stderr().is_terminal();
     let total_runs = jobs.iter().flatten().count();
-    let mut started = 0;
-    let progress_line = std::cell::RefCell::new(String::new());
+    // Shared by both callbacks (both run on this thread).
+    let running = std::cell::RefCell::new(std::collections::BTreeMap::<usize, &str>::new());
+    let reported = std::cell::Cell::new(0);
     let mut results = Vec::with_capacity(plans.len());
     let work = |i: usize| jobs[i].as_ref().map(|j| runner.run(j));
     exec::run_ordered(
@@ -397,11 +414,14 @@ fn run_all(
         parallel,
         &work,
         |i| {
-            if let (true, Some(job)) = (progress, &jobs[i]) {
-                started += 1;
-                let line = format!("[{started}/{total_runs}] running {}", job.name);
-                eprint!("\r\x1b[K{line}");
-                *progress_line.borrow_mut() = line;
+            if let Some(job) = &jobs[i] {
+                running.borrow_mut().insert(i, &job.name);
+                if progress {
+                    eprint!(
+                        "\r\x1b[K{}",
+                        progress_text(reported.get(), total_runs, &running.borrow())
+                    );
+                }
             }
         },
         |i, outcome| {
@@ -411,20 +431,22 @@ fn run_all(
                 (Plan::Run(_), Some(job), Some(o)) => finished(job, &entry.timeout_display(), o),
                 _ => skipped(&entry.name, "internal error: no job".into()),
             };
-            let line = progress_line.borrow();
-            if progress && !line.is_empty() {
+            if running.borrow_mut().remove(&i).is_some() {
+                reported.set(reported.get() + 1);
+            }
+            if progress {
                 eprint!("\r\x1b[K");
             }
             out(&result_line(&r, tty));
-            if progress && !line.is_empty() {
-                eprint!("{line}");
+            if progress {
+                eprint!(
+                    "{}",
+                    progress_text(reported.get(), total_runs, &running.borrow())
+                );
             }
             results.push(r);
         },
     );
-    if progress && !progress_line.borrow().is_empty() {
-        eprint!("\r\x1b[K");
-    }
     results
 }
 

@@ -69,6 +69,18 @@ pub enum Exit {
     WallTimeout(u64),
 }
 
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Exit::Code(c) => write!(f, "exit status {c}"),
+            Exit::Signal(s) => write!(f, "killed by {}", signal_name(s)),
+            Exit::WallTimeout(ms) => {
+                write!(f, "killed at the wall-clock limit of {}", secs_text(ms))
+            }
+        }
+    }
+}
+
 /// The counts of a `SUMMARY:` line.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -307,6 +319,16 @@ mod tests {
         assert_eq!(
             usage.detail().as_deref(),
             Some("status 2: error: unexpected argument '--frob'")
+        );
+    }
+
+    #[test]
+    fn exit_display() {
+        assert_eq!(Exit::Code(3).to_string(), "exit status 3");
+        assert_eq!(Exit::Signal(9).to_string(), "killed by SIGKILL");
+        assert_eq!(
+            Exit::WallTimeout(500).to_string(),
+            "killed at the wall-clock limit of 0.5s"
         );
     }
 

@@ -187,7 +187,7 @@ impl Runner for ChildRunner {
             }
         }
         trailer.push_str(&format!(
-            "--- {exit:?} after {:.2}s ---\n",
+            "--- {exit} after {:.2}s ---\n",
             duration.as_secs_f64()
         ));
         let _ = log
