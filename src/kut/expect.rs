@@ -245,4 +245,27 @@ old PASS
         );
         assert!(same.is_empty(), "{same:?}");
     }
+
+    /// The files in the repository parse and name every entry of the real
+    /// cfg (when a kvm-unit-tests tree is present) exactly once.
+    #[test]
+    fn repository_files() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testsuites/kvm-unit-tests");
+        let cfg = std::path::Path::new("/work/kut-src/x86/unittests.cfg");
+        for accel in ["interp", "kvm"] {
+            let e = load(&dir.join(format!("expected-{accel}.txt"))).expect("expectations parse");
+            if cfg.exists() {
+                let names: Vec<String> = crate::kut::cfg::load(cfg)
+                    .expect("cfg")
+                    .into_iter()
+                    .map(|e| e.name)
+                    .collect();
+                let listed: Vec<&String> = e.map.keys().collect();
+                let mut sorted: Vec<&String> = names.iter().collect();
+                sorted.sort();
+                assert_eq!(listed, sorted, "{accel}");
+            }
+        }
+    }
 }
