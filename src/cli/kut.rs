@@ -68,7 +68,7 @@ pub struct KutArgs {
     #[arg(long, value_name = "DIR", default_value = "logs")]
     pub logs: PathBuf,
     /// Expected results to compare with [default:
-    /// testsuites/kvm-unit-tests/expected-<accel>.txt if found].
+    /// testsuites/kvm-unit-tests/expected-ACCEL.txt if found].
     #[arg(long, value_name = "FILE")]
     pub expect: Option<PathBuf>,
     /// Do not compare with any expectations file.

@@ -10,7 +10,7 @@
 //! | `MEMSIZE=<MiB>` | `lib/x86/fwcfg.c` prefers it to fw_cfg's RAM size; same value as `-m` |
 //! | lines of the file named by `$KVM_UNIT_TESTS_ENV` | as the script's `env_file`: the user's own variables, for keys not already set |
 //! | `ERRATA_FORCE=y` (`--accel interp`) | the script sets it for `ACCEL=tcg`: no host-kernel KVM bugs to guard against |
-//! | `ERRATA_<commit>=y|n` (`--accel kvm`) | from `errata.txt` and the host kernel release, as `env_generate_errata`; `ERRATA_*` variables in nestor's environment win |
+//! | `ERRATA_<commit>=y` or `=n` (`--accel kvm`) | from `errata.txt` and the host kernel release, as `env_generate_errata`; `ERRATA_*` variables in nestor's environment win |
 //!
 //! Not written: `TEST_DEVICE` (absent means the exit and test devices exist,
 //! which nestor always provides; `TEST_DEVICE=0` would make the library

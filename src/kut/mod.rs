@@ -2,8 +2,8 @@
 //! parameters onto nestor's, result classification and reporting.
 //!
 //! Flow (driven by `nestor kut`, see `src/cli/kut.rs`):
-//! [`cfg`] parses the file → [`select`] picks entries → [`params`] turns each
-//! entry into a [`params::RunPlan`] or a SKIP with a reason → [`env`] writes
+//! [`cfg`](mod@cfg) parses the file → [`select`] picks entries → [`params`] turns each
+//! entry into a [`params::RunPlan`] or a SKIP with a reason → [`env`](mod@env) writes
 //! the test environment passed as `--initrd` → [`exec`] runs `nestor run`
 //! child processes in parallel → [`classify`] maps exit statuses and output
 //! to PASS/FAIL/SKIP → [`expect`] compares with the recorded expectations.
