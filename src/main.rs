@@ -17,12 +17,16 @@ struct Cli {
 enum Command {
     /// Show a CPU model: features, CPUID leaves, MSR reset values.
     Cpu(cli::cpu::CpuArgs),
+    /// Run kvm-unit-tests x86 images (from a kvm-unit-tests build directory)
+    /// with `nestor run`, like its run_tests.sh.
+    Kut(cli::kut::KutArgs),
 }
 
 fn main() -> ExitCode {
     let args = Cli::parse();
     let result = match &args.command {
         Command::Cpu(a) => cli::cpu::run(a),
+        Command::Kut(a) => cli::kut::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

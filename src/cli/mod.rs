@@ -2,6 +2,7 @@
 //! dispatches here.
 
 pub mod cpu;
+pub mod kut;
 
 /// A command failure: printed as one line `nestor: error: ...`, exit status 1.
 #[derive(Debug)]
