@@ -4,12 +4,12 @@
 
 pub mod apic;
 pub mod arch;
-pub mod machine;
 pub mod cli;
 pub mod devices;
 pub mod firmware;
 pub mod kut;
 pub mod loader;
+pub mod machine;
 pub mod model;
 pub mod msr;
 pub mod roms;
