@@ -26,12 +26,12 @@
 pub mod debug_exit;
 pub mod fw_cfg;
 // pub mod hpet;
-// pub mod ioapic;
+pub mod ioapic;
 // pub mod misc;
 // pub mod pci;
 pub mod pic;
 // pub mod pit;
-// pub mod router;
+pub mod router;
 // pub mod rtc;
 // pub mod testdev;
 pub mod uart;

@@ -561,6 +561,6 @@ mod tests {
                 u.io_write(p, size, 0xFFFF_FFFF, &mut env.ctx());
             }
         }
-        u.io_write(0x3F8 + MCR as u16, 1, 0, &mut env.ctx());
+        u.io_write(0x3F8 + MCR, 1, 0, &mut env.ctx());
     }
 }
