@@ -30,7 +30,7 @@ pub mod ioapic;
 // pub mod misc;
 // pub mod pci;
 pub mod pic;
-// pub mod pit;
+pub mod pit;
 pub mod router;
 // pub mod rtc;
 // pub mod testdev;
