@@ -32,7 +32,7 @@ pub mod ioapic;
 pub mod pic;
 pub mod pit;
 pub mod router;
-// pub mod rtc;
+pub mod rtc;
 // pub mod testdev;
 pub mod uart;
 
