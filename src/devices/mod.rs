@@ -33,7 +33,7 @@ pub mod pic;
 pub mod pit;
 pub mod router;
 pub mod rtc;
-// pub mod testdev;
+pub mod testdev;
 pub mod uart;
 
 /// Little-endian bytes `value[0..size]` (size 1, 2, 4 or 8) as a slice helper
