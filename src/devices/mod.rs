@@ -28,7 +28,7 @@ pub mod fw_cfg;
 // pub mod hpet;
 pub mod ioapic;
 // pub mod misc;
-// pub mod pci;
+pub mod pci;
 pub mod pic;
 pub mod pit;
 pub mod router;
