@@ -60,6 +60,11 @@ void puts(const char *s);
 bool report(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* PASS: when cond holds, XFAIL: otherwise (an expected failure). */
 bool report_xfail(bool xfail, bool cond, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* PASS when cond holds; when it does not, SKIP on QEMU TCG (a known
+ * deviation of QEMU from the SDM, named in the message) and FAIL elsewhere. */
+bool report_tcg_quirk(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True under QEMU's TCG accelerator (CPUID brand "QEMU TCG CPU ..."). */
+bool on_qemu_tcg(void);
 void report_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void report_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void report_prefix_push(const char *p);

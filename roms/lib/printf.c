@@ -232,6 +232,42 @@ bool report_xfail(bool xfail, bool cond, const char *fmt, ...)
 	return cond;
 }
 
+bool on_qemu_tcg(void)
+{
+	char brand[49];
+	if (!cpu_has_ext_leaf(0x80000004))
+		return false;
+	for (u32 i = 0; i < 3; i++) {
+		struct cpuid c = cpuid(0x80000002 + i);
+		memcpy(brand + 16 * i + 0, &c.a, 4);
+		memcpy(brand + 16 * i + 4, &c.b, 4);
+		memcpy(brand + 16 * i + 8, &c.c, 4);
+		memcpy(brand + 16 * i + 12, &c.d, 4);
+	}
+	brand[48] = 0;
+	return !strncmp(brand, "QEMU TCG CPU", 12);
+}
+
+bool report_tcg_quirk(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+	bool skip = !cond && on_qemu_tcg();
+	spin_lock(&report_lock);
+	tests++;
+	if (skip)
+		skipped++;
+	else if (!cond)
+		failures++;
+	va_start(ap, fmt);
+	char buf[400];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printf("%s: %s%s%s\n", skip ? "SKIP" : cond ? "PASS" : "FAIL", prefixes, buf,
+	       skip ? " (QEMU TCG deviates from the SDM here)" : "");
+	spin_unlock(&report_lock);
+	return cond;
+}
+
 void report_skip(const char *fmt, ...)
 {
 	va_list ap;
