@@ -292,9 +292,11 @@ int write_byte_safe(volatile void *p, u8 val)
 
 int call_safe(void *fn)
 {
-	asm volatile(ASM_TRY("1f") "call *%0\n\t1:\n\t" ASM_TRY_END
+	/* A fault on the fetch of the target leaves the return address pushed:
+	 * RSP is restored from r12 at the landing label. */
+	asm volatile("mov %%rsp, %%r12\n\t" ASM_TRY("1f") "call *%0\n\t1:\n\tmov %%r12, %%rsp\n\t" ASM_TRY_END
 		     :: "r"(fn) : "memory", "rax", "rcx", "rdx", "rsi", "rdi",
-		        "r8", "r9", "r10", "r11");
+		        "r8", "r9", "r10", "r11", "r12");
 	return exception_vector();
 }
 
