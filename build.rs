@@ -34,7 +34,6 @@ const CFLAGS: &[&str] = &[
     "-Wall",
     "-Wextra",
     "-Wno-unused-parameter",
-    "-Werror",
     "-Ilib",
 ];
 
@@ -192,6 +191,10 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
     let out = cmd.output().map_err(|e| format!("{shown}: {e}"))?;
     if out.status.success() {
+        // Surface compiler warnings without failing the build.
+        for line in String::from_utf8_lossy(&out.stderr).lines() {
+            println!("cargo:warning=roms: {line}");
+        }
         Ok(())
     } else {
         Err(format!(
