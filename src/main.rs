@@ -20,19 +20,25 @@ enum Command {
     /// Run kvm-unit-tests x86 images (from a kvm-unit-tests build directory)
     /// with `nestor run`, like its run_tests.sh.
     Kut(cli::kut::KutArgs),
+    /// Run a multiboot kernel (or firmware with --bios); without an image,
+    /// the bundled demo.
+    Run(cli::run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let args = Cli::parse();
     let result = match &args.command {
-        Command::Cpu(a) => cli::cpu::run(a),
-        Command::Kut(a) => cli::kut::run(a),
+        Command::Cpu(a) => cli::cpu::run(a).map(|()| 0),
+        Command::Kut(a) => cli::kut::run(a).map(|()| 0),
+        Command::Run(a) => cli::run::run(a),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status.clamp(0, 255) as u8),
         Err(e) => {
+            // Bad input: status 2, which a guest's debug exit (always odd)
+            // can never produce.
             eprintln!("nestor: error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

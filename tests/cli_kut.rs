@@ -304,7 +304,7 @@ fn list_and_errors() {
     );
     let err = |args: &[&str]| {
         let out = f.kut(args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
         let e = text(&out.stderr);
         assert_eq!(e.lines().count(), 1, "one-line error: {e}");
         e

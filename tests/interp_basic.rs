@@ -196,3 +196,61 @@ fn same_program_same_instruction_count() {
     assert_eq!(counts[0], counts[1]);
     assert_eq!(counts[0], 1 + 1000 + 2);
 }
+
+#[test]
+fn cpuid_vendor_bytes_copy() {
+    let code = asm(64, |a| {
+        a.xor(eax, eax).unwrap();
+        a.mov(ecx, eax).unwrap();
+        a.cpuid().unwrap();
+        a.mov(rdi, DATA).unwrap();
+        a.mov(dword_ptr(rdi), ebx).unwrap();
+        a.mov(dword_ptr(rdi + 4), edx).unwrap();
+        a.mov(dword_ptr(rdi + 8), ecx).unwrap();
+        // memcpy-style byte loop with r8b
+        a.mov(rsi, DATA).unwrap();
+        a.mov(rax, DATA + 0x40).unwrap();
+        a.xor(ecx, ecx).unwrap();
+        let mut l = a.create_label();
+        a.set_label(&mut l).unwrap();
+        a.movzx(r8d, byte_ptr(rsi + rcx)).unwrap();
+        a.mov(byte_ptr(rax + rcx), r8b).unwrap();
+        a.add(rcx, 1i32).unwrap();
+        a.cmp(rcx, 12i32).unwrap();
+        a.jne(l).unwrap();
+        exit(a);
+    });
+    let mut h = Harness::new("max", Mode::Long64, &code);
+    let (_, e) = h.run(10_000);
+    assert_eq!(e, Some(0));
+    let mut v = [0u8; 12];
+    h.plat.mem.read(DATA, &mut v).unwrap();
+    assert_eq!(&v, b"GenuineIntel");
+    h.plat.mem.read(DATA + 0x40, &mut v).unwrap();
+    assert_eq!(&v, b"GenuineIntel");
+}
+
+/// 8-bit registers with REX (SPL..DIL, R8B..R15B) and without (AH..BH).
+#[test]
+fn byte_registers_with_and_without_rex() {
+    let code = asm(64, |a| {
+        a.mov(rax, DATA + 0x40).unwrap();
+        a.mov(ecx, 3u32).unwrap();
+        a.mov(r8d, 0x55u32).unwrap();
+        a.mov(byte_ptr(rax + rcx), r8b).unwrap();
+        a.mov(sil, 0x66u32).unwrap();
+        a.mov(byte_ptr(rax), sil).unwrap();
+        a.mov(edx, 0x1234u32).unwrap();
+        a.mov(byte_ptr(rax + 1), dh).unwrap();
+        a.mov(r15b, dl).unwrap();
+        exit(a);
+    });
+    let mut h = Harness::new("max", Mode::Long64, &code);
+    let (_, e) = h.run(10_000);
+    assert_eq!(e, Some(0));
+    let mut w = [0u8; 4];
+    h.plat.mem.read(DATA + 0x40, &mut w).unwrap();
+    assert_eq!(w, [0x66, 0x12, 0, 0x55]);
+    assert_eq!(h.reg(15) & 0xFF, 0x34);
+    assert_eq!(h.reg(6) & 0xFF, 0x66);
+}

@@ -3,8 +3,9 @@
 
 pub mod cpu;
 pub mod kut;
+pub mod run;
 
-/// A command failure: printed as one line `nestor: error: ...`, exit status 1.
+/// A command failure: printed as one line `nestor: error: ...`, exit status 2.
 #[derive(Debug)]
 pub struct CliError(pub String);
 

@@ -60,7 +60,9 @@ pub fn gpr(r: Register) -> Option<u8> {
         Register::CH => 17,
         Register::DH => 18,
         Register::BH => 19,
-        _ if r.is_gpr() => r.number() as u8,
+        // `number()` counts 8-bit registers in encoding order with AH–BH at
+        // 4–7; the full register's number is the architectural index.
+        _ if r.is_gpr() => r.full_register().number() as u8,
         _ => return None,
     })
 }
