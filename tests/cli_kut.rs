@@ -325,6 +325,6 @@ fn list_and_errors() {
         .args(["kut", "--dir", "/nonexistent"])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("/nonexistent/x86/unittests.cfg: cannot read"));
 }

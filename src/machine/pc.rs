@@ -138,7 +138,7 @@ impl Machine {
             &[(port::FW_CFG_SELECTOR, FwCfg::PORT_COUNT)],
             &[],
         )?;
-        add(&mut board, Box::new(Pit::new()), &Pit::PORTS, &[])?;
+        add(&mut board, Box::<Pit>::default(), &Pit::PORTS, &[])?;
         add(
             &mut board,
             Box::new(Rtc::new(&info)),
@@ -147,19 +147,19 @@ impl Machine {
         )?;
         add(
             &mut board,
-            Box::new(TestDev::new()),
+            Box::<TestDev>::default(),
             &TestDev::PORTS,
             &[TestDev::MMIO],
         )?;
         add(
             &mut board,
-            Box::new(AcpiPm::new()),
+            Box::<AcpiPm>::default(),
             &[(port::ACPI_PM_BASE, AcpiPm::PORT_COUNT)],
             &[],
         )?;
         add(
             &mut board,
-            Box::new(SystemPorts::new()),
+            Box::<SystemPorts>::default(),
             &SystemPorts::PORTS,
             &[],
         )?;
