@@ -155,7 +155,8 @@ impl Hpet {
         if !self.running() {
             return self.counter_base;
         }
-        let ticks = clock::ticks_at(now, HPET_HZ) - clock::ticks_at(self.enabled_at, HPET_HZ);
+        let ticks =
+            clock::ticks_at(now, HPET_HZ).saturating_sub(clock::ticks_at(self.enabled_at, HPET_HZ));
         self.counter_base.wrapping_add(ticks)
     }
 
