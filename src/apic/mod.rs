@@ -7,7 +7,9 @@
 //! (send an IPI, re-arm the timer, re-evaluate pending interrupts). The
 //! machine performs the actions; this module never reaches other vCPUs.
 
+pub mod deliver;
 pub mod regs;
+pub mod timer;
 
 use serde::{Deserialize, Serialize};
 

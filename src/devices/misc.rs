@@ -204,7 +204,7 @@ impl Device for SystemPorts {
     /// Byte registers: wider accesses see all ones above the first byte.
     fn io_read(&mut self, p: u16, size: u8, _ctx: &mut DeviceCtx) -> u32 {
         let v = u32::from(self.read_port(p));
-        if size == 1 { v } else { v | !0xFF }
+        (v | !0xFF) & crate::machine::device::ones(size) as u32
     }
 
     fn io_write(&mut self, p: u16, _size: u8, value: u32, ctx: &mut DeviceCtx) {

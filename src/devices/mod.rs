@@ -25,7 +25,7 @@
 pub mod acpi_pm;
 pub mod debug_exit;
 pub mod fw_cfg;
-// pub mod hpet;
+pub mod hpet;
 pub mod ioapic;
 pub mod misc;
 pub mod pci;

@@ -366,11 +366,7 @@ impl Device for Uart {
         let v = self.read_reg(reg);
         self.update_irq(ctx);
         // Wider accesses see the byte register and all ones above it.
-        if size == 1 {
-            u32::from(v)
-        } else {
-            u32::from(v) | !0xFF
-        }
+        (u32::from(v) | !0xFF) & crate::machine::device::ones(size) as u32
     }
 
     fn io_write(&mut self, port: u16, _size: u8, value: u32, ctx: &mut DeviceCtx) {
