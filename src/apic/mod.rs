@@ -70,14 +70,6 @@ pub struct LapicState {
     pub timer_load_time: u64,
     /// IA32_TSC_DEADLINE.
     pub tsc_deadline: u64,
-    /// One-shot/periodic timer: counting (a write of the initial count arms
-    /// it; a one-shot expiry disarms it).
-    #[serde(default)]
-    pub timer_armed: bool,
-    /// Periods elapsed since the count was loaded (periodic mode), or 1
-    /// after a one-shot expiry.
-    #[serde(default)]
-    pub timer_fired: u64,
 }
 
 impl LapicState {
@@ -104,8 +96,6 @@ impl LapicState {
             timer_divide: 0,
             timer_load_time: 0,
             tsc_deadline: 0,
-            timer_armed: false,
-            timer_fired: 0,
         }
     }
 

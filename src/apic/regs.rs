@@ -293,8 +293,6 @@ impl LapicState {
                 }
                 self.timer_initial = v;
                 self.timer_load_time = env.now;
-                self.timer_armed = v != 0;
-                self.timer_fired = 0;
                 ApicAction::TimerChanged
             }
             off::TIMER_DIVIDE => {
@@ -346,7 +344,6 @@ impl LapicState {
                 // disarms the timer.
                 self.timer_initial = 0;
                 self.tsc_deadline = 0;
-                self.timer_armed = false;
             }
             return Ok(ApicAction::TimerChanged);
         }
@@ -379,7 +376,6 @@ impl LapicState {
         // Choose a load time such that the current count is unchanged.
         let consumed = u64::from(self.timer_initial.saturating_sub(current));
         self.timer_load_time = now.wrapping_sub(consumed << self.timer_shift());
-        self.timer_fired = 0;
     }
 }
 

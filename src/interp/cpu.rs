@@ -115,6 +115,9 @@ pub struct Cpu {
     pub slice_ns: u64,
     pub slice_icount: u64,
     pub stats: Stats,
+    /// The local APIC timer's configuration (or the TSC) changed: the
+    /// machine must re-derive the timer deadline.
+    pub timer_dirty: bool,
     /// State of the deterministic RDRAND/RDSEED generator.
     pub rng_state: u64,
     /// Everything not held in the fast fields above.
@@ -147,6 +150,7 @@ impl Cpu {
             slice_ns: 0,
             slice_icount: 0,
             stats: Stats::default(),
+            timer_dirty: true,
             rng_state: 0x9E37_79B9_7F4A_7C15 ^ u64::from(id).wrapping_mul(0x1234_5678_9ABC_DEF1),
             s,
             vm,
@@ -171,6 +175,7 @@ impl Cpu {
         // tables (a restored state's tables are as they were).
         self.pdptes = [0; 4];
         self.attention |= attn::MODE | attn::EVENT;
+        self.timer_dirty = true;
     }
 
     /// The shared state with the fast fields written back.

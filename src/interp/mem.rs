@@ -539,7 +539,11 @@ impl Ctx<'_> {
         match action {
             ApicAction::None => {}
             ApicAction::Reevaluate => self.cpu.attention |= attn::EVENT,
-            ApicAction::TimerChanged => self.cpu.attention |= attn::EXIT,
+            ApicAction::TimerChanged => {
+                self.cpu.timer_dirty = true;
+                self.cpu.attention |= attn::EXIT;
+            }
+            ApicAction::Eoi { level: false, .. } => self.cpu.attention |= attn::EVENT,
             a @ (ApicAction::Eoi { .. } | ApicAction::SendIpi { .. } | ApicAction::SelfIpi(_)) => {
                 let now = self.cpu.now();
                 self.plat.apic_action(now, self.cpu.id, a);

@@ -106,16 +106,6 @@ fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
     None
 }
 
-/// The highest pending APIC vector above the processor priority, if any
-/// (SDM Vol. 3A 11.8.3).
-fn apic_pending(s: &crate::state::VcpuState) -> Option<u8> {
-    if s.msrs.apic_base & apic::base::EN == 0 || !s.apic.sw_enabled() {
-        return None;
-    }
-    let v = apic::regs::highest_vector(&s.apic.irr)?;
-    (u32::from(v) & 0xF0 > s.apic.ppr() & 0xF0).then_some(v)
-}
-
 /// Does the 8259's INTR reach the CPU (LINT0 in ExtINT mode, or the local
 /// APIC disabled so LINT0 is the INTR pin)?
 fn pic_routed(s: &crate::state::VcpuState) -> bool {
@@ -160,11 +150,9 @@ fn check_events(ctx: &mut Ctx) -> bool {
     if ctx.cpu.rflags & rflags::IF == 0 {
         return false;
     }
-    if let Some(v) = apic_pending(&ctx.cpu.s) {
-        let a = &mut ctx.cpu.s.apic;
-        let (w, b) = (usize::from(v >> 5), v & 31);
-        a.irr[w] &= !(1 << b);
-        a.isr[w] |= 1 << b;
+    let apic_on = ctx.cpu.s.msrs.apic_base & apic::base::EN != 0;
+    if apic_on && apic::deliver::highest_deliverable(&ctx.cpu.s.apic).is_some() {
+        let v = apic::deliver::acknowledge(&mut ctx.cpu.s.apic);
         wake(ctx);
         let rip = ctx.cpu.rip;
         deliver_event(ctx, v, EventKind::External, rip);

@@ -10,7 +10,7 @@ use crate::devices::router::InterruptRouter;
 use crate::interp::Platform;
 use crate::machine::bus::{DeviceId, IoBus, MmioBus};
 use crate::machine::device::{Device, DeviceCtx, DeviceRequests, MachineInfo, ones};
-use crate::machine::irq::{ApicMessage, DeliveryMode, Destination, IrqSink};
+use crate::machine::irq::{ApicMessage, IrqSink};
 use crate::machine::memory::GuestMemory;
 
 /// Device id the buses use for the interrupt router.
@@ -229,19 +229,11 @@ impl Platform for Board {
     fn apic_action(&mut self, _now: u64, vcpu: u32, action: ApicAction) {
         match action {
             ApicAction::SendIpi { icr, x2apic } => {
-                if let Some(m) = crate::machine::interrupts::icr_to_message(icr, x2apic, vcpu) {
+                if let Some(m) = crate::apic::deliver::icr_to_message(icr, x2apic, vcpu) {
                     self.messages.push(m);
                 }
             }
-            ApicAction::SelfIpi(v) => self.messages.push(ApicMessage {
-                vector: v,
-                mode: DeliveryMode::Fixed,
-                dest: Destination::SelfOnly,
-                level_triggered: false,
-                assert: true,
-                source: Some(vcpu),
-                x2apic: true,
-            }),
+            ApicAction::SelfIpi(v) => self.messages.push(crate::apic::deliver::self_ipi_message(v, vcpu)),
             ApicAction::Eoi {
                 vector: Some(v),
                 level: true,

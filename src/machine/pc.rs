@@ -69,6 +69,8 @@ pub struct Machine {
     pub retired: u64,
     /// Next vCPU to run first (round robin).
     pub(crate) rr: usize,
+    /// Each vCPU's next local APIC timer expiry.
+    pub(crate) apic_deadlines: Vec<Option<u64>>,
 }
 
 impl Machine {
@@ -186,6 +188,7 @@ impl Machine {
             now: 0,
             retired: 0,
             rr: 0,
+            apic_deadlines: vec![None; cfg.cpus as usize],
         })
     }
 }

@@ -8,7 +8,6 @@ use super::device::ExitRequest;
 use super::interrupts;
 use super::pc::Machine;
 use crate::interp::RunExit;
-use crate::interp::cpu::attn;
 
 /// Instructions a vCPU runs before the next one gets its turn.
 pub const QUANTUM: u64 = 10_000;
@@ -73,9 +72,19 @@ impl Machine {
     fn deliver_messages(&mut self) {
         while !self.board.messages.is_empty() {
             let msgs = std::mem::take(&mut self.board.messages);
-            let model = self.vm.model().clone();
+            let vm = self.vm.clone();
             for m in &msgs {
-                interrupts::deliver(&mut self.vcpus, &model, m);
+                interrupts::deliver_message(&mut self.vcpus, vm.model(), m);
+            }
+        }
+    }
+
+    /// Re-derives the APIC timer deadlines of vCPUs that changed them.
+    fn refresh_timers(&mut self) {
+        let vm = self.vm.clone();
+        for (v, d) in self.vcpus.iter_mut().zip(self.apic_deadlines.iter_mut()) {
+            if v.cpu.timer_dirty {
+                interrupts::refresh_timer(v, vm.model(), self.now, d);
             }
         }
     }
@@ -83,20 +92,17 @@ impl Machine {
     /// Fires device timers and local APIC timers that are due.
     fn fire_timers(&mut self) {
         self.board.fire_timers(self.now);
-        for v in &mut self.vcpus {
-            if interrupts::timer_fire(&mut v.cpu.s, self.now) {
-                v.cpu.attention |= attn::EVENT;
+        let vm = self.vm.clone();
+        for (v, d) in self.vcpus.iter_mut().zip(self.apic_deadlines.iter_mut()) {
+            if d.is_some_and(|t| t <= self.now) {
+                interrupts::fire_timer(v, vm.model(), self.now, d);
             }
         }
     }
 
     /// The earliest virtual time at which a timer needs attention.
     fn next_deadline(&self) -> Option<u64> {
-        let apic = self
-            .vcpus
-            .iter()
-            .filter_map(|v| interrupts::timer_deadline(&v.cpu.s))
-            .min();
+        let apic = self.apic_deadlines.iter().flatten().copied().min();
         match (self.board.next_deadline(), apic) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -115,6 +121,7 @@ impl Machine {
                     ExitRequest::Reset => Outcome::Reset,
                 };
             }
+            self.refresh_timers();
             self.fire_timers();
             self.deliver_messages();
             if limits.max_insns.is_some_and(|m| self.retired >= m) {
@@ -151,6 +158,10 @@ impl Machine {
                 progressed |= delta > 0;
                 if r == RunExit::Shutdown {
                     return Outcome::TripleFault { vcpu: i as u32 };
+                }
+                if self.vcpus[i].cpu.timer_dirty {
+                    let vm = self.vm.clone();
+                    interrupts::refresh_timer(&mut self.vcpus[i], vm.model(), self.now, &mut self.apic_deadlines[i]);
                 }
                 if self.board.requests.exit.is_some() {
                     break;

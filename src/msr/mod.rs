@@ -794,8 +794,7 @@ fn write_apic_base(
     if new == ApicMode::X2Apic && old != ApicMode::X2Apic {
         // SDM 11.12.10.2: in x2APIC mode the logical ID is derived from the
         // APIC ID: cluster = ID[19:4], bit ID[3:0] within the cluster.
-        let id = state.apic.id;
-        state.apic.ldr = ((id >> 4) << 16) | (1 << (id & 0xF));
+        state.apic.ldr = crate::apic::deliver::x2apic_ldr(state.apic.id);
     }
     if new == ApicMode::Disabled && old != ApicMode::Disabled {
         // SDM 11.4.3: disabling the APIC through IA32_APIC_BASE returns its

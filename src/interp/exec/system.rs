@@ -140,9 +140,15 @@ fn wrmsr(ctx: &mut Ctx, _op: &Op) -> Exec {
                     ctx.cpu.tlb.flush_all();
                     ctx.cpu.attention |= attn::MODE;
                 }
-                MsrEffect::ApicBase => ctx.cpu.attention |= attn::EVENT | attn::EXIT | attn::MODE,
+                MsrEffect::ApicBase => {
+                    ctx.cpu.timer_dirty = true;
+                    ctx.cpu.attention |= attn::EVENT | attn::EXIT | attn::MODE;
+                }
                 MsrEffect::Apic(a) => ctx.apic_effect(a),
-                MsrEffect::Timer => ctx.cpu.attention |= attn::EXIT,
+                MsrEffect::Timer => {
+                    ctx.cpu.timer_dirty = true;
+                    ctx.cpu.attention |= attn::EXIT;
+                }
             }
             ctx.cpu.refresh_mode();
             Err(Stop::Exit)
