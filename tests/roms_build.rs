@@ -33,7 +33,33 @@ fn every_image_is_embedded_with_unique_name() {
         assert!(std::ptr::eq(roms::find(rom.name).unwrap(), rom));
     }
     assert!(roms::find("no-such-image").is_none());
-    assert!(roms::find("demo").is_some(), "demo missing");
+    for required in [
+        "demo",
+        "modes",
+        "paging",
+        "exceptions",
+        "triple_fault",
+        "smc",
+        "string",
+        "x87_sse",
+        "xsave",
+        "bench_int",
+        "serial",
+        "fw_cfg",
+        "apic_timer",
+        "ipi",
+        "ioapic",
+        "pic",
+        "pci",
+        "acpi",
+    ] {
+        assert!(roms::find(required).is_some(), "{required} missing");
+    }
+    assert_eq!(
+        roms::find("triple_fault").unwrap().expect_status,
+        roms::SHUTDOWN
+    );
+    assert!(roms::find("ipi").unwrap().smp >= 2);
 }
 
 #[test]

@@ -310,6 +310,9 @@ void __noreturn boot_main(void)
 		mem_size = fw_cfg_u64(FW_CFG_RAM_SIZE);
 	setup_idt();
 	setup_cpu(0);
+	/* Firmware may have left the 8259s at vectors 8-15, where exceptions
+	 * live: move them to 0x20/0x28 and mask every line. */
+	pic_init(0x20, 0x28);
 	percpu_area[0].apic_id = HAS_APIC() ? (cpuid(1).b >> 24) : 0;
 	int r = main(boot_argc, boot_argv);
 	exit(r);

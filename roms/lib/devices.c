@@ -218,20 +218,26 @@ u16 pit_read_count(void)
 
 void pit_stop(void) { outb(0x30, 0x43); }
 
+/*
+ * Busy-waits using the ACPI PM timer (3.579545 MHz, 24 bits; port from the
+ * FADT, else 0x608). Bounded: if the timer does not run, it gives up after
+ * a number of reads proportional to the delay.
+ */
 void delay_us(u32 us)
 {
-	while (us) {
-		u32 chunk = us > 50000 ? 50000 : us;
-		u32 count = (u32)((u64)chunk * PIT_HZ / 1000000);
-		if (count < 2)
-			count = 2;
-		outb((inb(0x61) & ~0x02) | 0x01, 0x61); /* gate 2 on, speaker off */
-		outb(0xb0, 0x43);                        /* channel 2, lo/hi, mode 0 */
-		outb((u8)count, 0x42);
-		outb((u8)(count >> 8), 0x42);
-		while (!(inb(0x61) & 0x20))
-			pause();
-		us -= chunk;
+	static u16 pm;
+	if (!pm) {
+		pm = acpi_pm_timer_port();
+		if (!pm)
+			pm = 0x608;
+	}
+	u64 want = (u64)us * 3579545 / 1000000 + 1, done = 0, spins = 0;
+	u32 prev = inl(pm) & 0xffffff;
+	while (done < want && spins++ < want * 64 + 100000) {
+		u32 now = inl(pm) & 0xffffff;
+		done += (now - prev) & 0xffffff;
+		prev = now;
+		pause();
 	}
 }
 
@@ -325,12 +331,16 @@ void *acpi_find_table(const char *sig)
 
 u16 acpi_pm_timer_port(void)
 {
+	static u16 cached;
+	if (cached)
+		return cached;
 	u8 *fadt = acpi_find_table("FACP");
 	if (!fadt)
 		return 0;
 	u32 port;
 	memcpy(&port, fadt + 76, 4);
-	return (u16)port;
+	cached = (u16)port;
+	return cached;
 }
 
 int acpi_madt_cpus(u32 *ids, int max)

@@ -368,7 +368,7 @@ void pit_set_oneshot(u16 count);  /* channel 0, mode 0 */
 void pit_set_periodic(u16 count); /* channel 0, mode 2 */
 u16 pit_read_count(void);
 void pit_stop(void);
-/* Busy-waits about `us` microseconds using PIT channel 2 (polling). */
+/* Busy-waits about `us` microseconds on the ACPI PM timer (bounded). */
 void delay_us(u32 us);
 
 /* ---- pc-testdev ---- */
