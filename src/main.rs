@@ -23,6 +23,8 @@ enum Command {
     /// Run a multiboot kernel (or firmware with --bios); without an image,
     /// the bundled demo.
     Run(cli::run::RunArgs),
+    /// Run every bundled guest image and print a summary.
+    Selftest(cli::selftest::SelftestArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Command::Cpu(a) => cli::cpu::run(a).map(|()| 0),
         Command::Kut(a) => cli::kut::run(a).map(|()| 0),
         Command::Run(a) => cli::run::run(a),
+        Command::Selftest(a) => cli::selftest::run(a),
     };
     match result {
         Ok(status) => ExitCode::from(status.clamp(0, 255) as u8),

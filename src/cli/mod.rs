@@ -4,6 +4,7 @@
 pub mod cpu;
 pub mod kut;
 pub mod run;
+pub mod selftest;
 
 /// A command failure: printed as one line `nestor: error: ...`, exit status 2.
 #[derive(Debug)]

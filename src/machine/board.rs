@@ -233,7 +233,9 @@ impl Platform for Board {
                     self.messages.push(m);
                 }
             }
-            ApicAction::SelfIpi(v) => self.messages.push(crate::apic::deliver::self_ipi_message(v, vcpu)),
+            ApicAction::SelfIpi(v) => self
+                .messages
+                .push(crate::apic::deliver::self_ipi_message(v, vcpu)),
             ApicAction::Eoi {
                 vector: Some(v),
                 level: true,

@@ -161,7 +161,12 @@ impl Machine {
                 }
                 if self.vcpus[i].cpu.timer_dirty {
                     let vm = self.vm.clone();
-                    interrupts::refresh_timer(&mut self.vcpus[i], vm.model(), self.now, &mut self.apic_deadlines[i]);
+                    interrupts::refresh_timer(
+                        &mut self.vcpus[i],
+                        vm.model(),
+                        self.now,
+                        &mut self.apic_deadlines[i],
+                    );
                 }
                 if self.board.requests.exit.is_some() {
                     break;

@@ -1,0 +1,127 @@
+//! `nestor selftest`: run every bundled guest image (`roms/`) and compare
+//! its exit status with what `roms/images.toml` expects.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::CliError;
+use crate::devices::uart::UartOutput;
+use crate::machine::{Boot, Limits, Machine, MachineConfig, Outcome};
+use crate::model::parse::parse_model;
+use crate::roms::{self, Rom};
+
+#[derive(clap::Args, Debug)]
+pub struct SelftestArgs {
+    /// Only these images (names); default: all.
+    pub names: Vec<String>,
+    /// Print each image's guest output.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Run the long integer benchmark at full size too (default: a short run).
+    #[arg(long)]
+    pub full_bench: bool,
+}
+
+/// The result of running one bundled image.
+pub struct ImageResult {
+    pub outcome: Outcome,
+    pub output: String,
+    pub retired: u64,
+}
+
+/// Runs bundled image `rom` (with `args` instead of its own if given).
+pub fn run_image(rom: &Rom, args: Option<&str>) -> Result<ImageResult, CliError> {
+    let buf = Rc::new(RefCell::new(Vec::new()));
+    let cfg = MachineConfig {
+        model: parse_model(rom.cpu).map_err(|e| CliError(format!("{}: {e}", rom.name)))?,
+        cpus: rom.smp,
+        ram_bytes: 128 << 20,
+        serial: UartOutput::Buffer(buf.clone()),
+    };
+    let args = args.unwrap_or(rom.args);
+    let cmdline = if args.is_empty() {
+        rom.name.to_string()
+    } else {
+        format!("{} {args}", rom.name)
+    };
+    let boot = Boot::Multiboot {
+        image: rom.image.to_vec(),
+        cmdline,
+        initrd: None,
+    };
+    let mut m = Machine::new(cfg, boot)?;
+    // 60 s of virtual time is far more than any image needs.
+    let outcome = m.run(&Limits {
+        max_insns: None,
+        timeout_ns: Some(60_000_000_000),
+    });
+    drop(m);
+    let output = String::from_utf8_lossy(&buf.borrow()).into_owned();
+    Ok(ImageResult {
+        outcome,
+        output,
+        retired: 0,
+    })
+}
+
+fn passed(rom: &Rom, o: &Outcome) -> bool {
+    if rom.expect_status == roms::SHUTDOWN {
+        matches!(o, Outcome::TripleFault { .. })
+    } else {
+        !matches!(o, Outcome::TripleFault { .. }) && o.exit_status() == rom.expect_status
+    }
+}
+
+/// Counts of PASS/FAIL/SKIP lines in guest output.
+fn counts(out: &str) -> (usize, usize, usize) {
+    let n = |p: &str| out.lines().filter(|l| l.starts_with(p)).count();
+    (n("PASS:"), n("FAIL:"), n("SKIP:"))
+}
+
+pub fn run(args: &SelftestArgs) -> Result<i32, CliError> {
+    let selected: Vec<&Rom> = if args.names.is_empty() {
+        roms::all().iter().collect()
+    } else {
+        args.names
+            .iter()
+            .map(|n| {
+                roms::find(n).ok_or_else(|| CliError(format!("no bundled image called `{n}`")))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let (mut ok, mut bad) = (0, 0);
+    for rom in selected {
+        let start = Instant::now();
+        let custom = (rom.name == "bench_int" && !args.full_bench).then_some("iterations=2");
+        let r = run_image(rom, custom)?;
+        let (p, f, s) = counts(&r.output);
+        let good = passed(rom, &r.outcome);
+        let secs = start.elapsed().as_secs_f64();
+        if good {
+            ok += 1;
+            println!(
+                "PASS {:<14} ({p} passed, {s} skipped, {secs:.2}s)",
+                rom.name
+            );
+        } else {
+            bad += 1;
+            println!(
+                "FAIL {:<14} ({}; {p} passed, {f} failed, {s} skipped)",
+                rom.name,
+                r.outcome.describe()
+            );
+        }
+        if args.verbose || !good {
+            for line in r
+                .output
+                .lines()
+                .filter(|l| args.verbose || l.starts_with("FAIL"))
+            {
+                println!("    {line}");
+            }
+        }
+    }
+    println!("{ok} passed, {bad} failed");
+    Ok(if bad == 0 { 0 } else { 1 })
+}
