@@ -295,7 +295,9 @@ impl PciBus {
         host.put16(cfg::COMMAND, 0x0006);
         // i440FX chipset registers (PAM, SMRAM, ...): plain storage.
         host.wmask[0x40..].fill(0xFF);
-        let mut dev = Function::new(0x1B36, 0x0005, 0x00, [0x00, 0x00, 0xFF]);
+        // QEMU gives pci-testdev class word 0x00FF (PCI_CLASS_OTHERS as a
+        // 16-bit value): subclass 0xFF, base class 0x00.
+        let mut dev = Function::new(0x1B36, 0x0005, 0x00, [0x00, 0xFF, 0x00]);
         dev.add_bar(0, BarKind::Memory, TESTDEV_MEM_SIZE, layout::PCI_MMIO_BASE);
         dev.add_bar(
             1,

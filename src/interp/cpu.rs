@@ -97,6 +97,8 @@ pub struct Cpu {
     pub la_mask: u64,
     /// Stack-pointer width: RSP in 64-bit mode, else ESP or SP by SS.B.
     pub sp_mask: u64,
+    /// Shift for canonical checks: 16 (48-bit addresses) or 7 (LA57).
+    pub canon_shift: u32,
     pub mode: Mode,
     /// 16, 32 or 64: default operand/address size of the code segment.
     pub code_bits: u8,
@@ -138,6 +140,7 @@ impl Cpu {
             segs: [SegCache::default(); 8],
             la_mask: 0xFFFF_FFFF,
             sp_mask: 0xFFFF,
+            canon_shift: 16,
             mode: Mode::Real,
             code_bits: 16,
             cpl: 0,
@@ -263,6 +266,7 @@ impl Cpu {
         } else {
             0xFFFF_FFFF
         };
+        self.canon_shift = if s.cr.cr4 & cr4::LA57 != 0 { 7 } else { 16 };
         self.sp_mask = if self.mode == Mode::Long {
             !0
         } else if self.s.seg(SegReg::Ss).is_big() {

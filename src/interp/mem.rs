@@ -173,6 +173,13 @@ impl Ctx<'_> {
         if fast {
             let la = c.base.wrapping_add(ea);
             if self.cpu.mode == Mode::Long {
+                // A non-canonical stack access is #SS(0), not #GP(0)
+                // (SDM Vol. 3A 7.15, interrupt 12); other segments fault
+                // in the translation.
+                let sh = self.cpu.canon_shift;
+                if seg == SegReg::Ss as u8 && ((la << sh) as i64 >> sh) as u64 != la {
+                    return Err(self.cpu.raise(vec::SS, Some(0)));
+                }
                 return Ok(la);
             }
             return Ok(la & 0xFFFF_FFFF);

@@ -203,13 +203,18 @@ impl Ctx<'_> {
     }
 
     /// After a privilege change to `cpl`, data segments whose DPL is below
-    /// the new CPL become null (RET/IRET to outer level, SDM Vol. 2A "RET").
+    /// the new CPL get a null selector (RET/IRET to an outer level, SDM
+    /// Vol. 2A "IRET": "SegmentSelector ← 0"). Only the selector changes and
+    /// the segment becomes unusable; the hidden base stays (an FS/GS base
+    /// set through the MSRs survives the return, as on hardware).
     pub fn invalidate_segments_for_cpl(&mut self, cpl: u8) {
         for sr in [SegReg::Es, SegReg::Ds, SegReg::Fs, SegReg::Gs] {
-            let s = *self.cpu.s.seg(sr);
+            let mut s = *self.cpu.s.seg(sr);
             let conforming_code = s.attr & ar::CODE != 0 && s.attr & ar::DC != 0;
             if !s.unusable() && s.dpl() < cpl && !conforming_code {
-                self.commit_segment(sr, null_segment(0));
+                s.selector = 0;
+                s.attr = (s.attr | ar::UNUSABLE) & !ar::P;
+                self.commit_segment(sr, s);
             }
         }
     }

@@ -76,14 +76,14 @@ fn loop_(ctx: &mut Ctx, op: &Op) -> Exec {
         // Check the target before committing the counter.
         let t = op.imm;
         let saved = ctx.cpu.regs[1];
-        ctx.cpu.regs[1] = (saved & !mask) | c;
+        ctx.cpu.regs[1] = super::addr_reg_update(saved, c, mask);
         let r = ctx.jump_near(t);
         if r == Err(Stop::Fault) {
             ctx.cpu.regs[1] = saved;
         }
         return r;
     }
-    ctx.cpu.regs[1] = (ctx.cpu.regs[1] & !mask) | c;
+    ctx.cpu.regs[1] = super::addr_reg_update(ctx.cpu.regs[1], c, mask);
     Ok(())
 }
 
@@ -155,6 +155,22 @@ fn ret_far<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 fn iret<W: Width>(ctx: &mut Ctx, _op: &Op) -> Exec {
     far::iret(ctx, W::BITS)
+}
+
+/// BOUND r, m (legacy modes): #BR unless lower ≤ index ≤ upper (signed).
+fn bound<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ea = ctx.ea(op);
+    let lo = ctx.read_seg::<W>(op.seg, ea)?;
+    let hi = ctx.read_seg::<W>(
+        op.seg,
+        ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize],
+    )?;
+    let s = |v: u64| crate::interp::flags::sext(v, W::BITS) as i64;
+    let i = s(ctx.reg::<W>(op.r0));
+    if i < s(lo) || i > s(hi) {
+        return Err(ctx.cpu.raise(vec::BR, None));
+    }
+    Ok(())
 }
 
 /// INT n.
@@ -281,6 +297,13 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         Mnemonic::Int3 => int3,
         Mnemonic::Into => into,
         Mnemonic::Int1 => int1,
+        Mnemonic::Bound => {
+            return Decoded::next(if operand_bits(insn, 0) == 16 {
+                bound::<W16>
+            } else {
+                bound::<W32>
+            });
+        }
         Mnemonic::Jrcxz | Mnemonic::Jecxz | Mnemonic::Jcxz => {
             op.imm = insn.near_branch_target();
             return Decoded::next(jrcxz);

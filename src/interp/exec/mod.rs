@@ -81,6 +81,18 @@ pub struct Op {
 /// Address masks by `Op::asize`.
 pub const ASIZE_MASK: [u64; 3] = [0xFFFF, 0xFFFF_FFFF, u64::MAX];
 
+/// The new value of a register used at address size `mask` (rCX, rSI,
+/// rDI in string and LOOP instructions): a 16-bit update keeps bits 63:16,
+/// a 32-bit one zero-extends (as every 32-bit register write does).
+#[inline(always)]
+pub fn addr_reg_update(old: u64, new: u64, mask: u64) -> u64 {
+    if mask == 0xFFFF {
+        (old & !0xFFFF) | (new & 0xFFFF)
+    } else {
+        new & mask
+    }
+}
+
 impl Op {
     /// A placeholder op (used while a block is being built).
     pub fn new(exec: Handler) -> Self {

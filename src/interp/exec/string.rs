@@ -31,10 +31,12 @@ fn step<W: Width>(ctx: &Ctx) -> u64 {
     }
 }
 
+/// Adds `delta` to an address-size register: 16-bit updates keep the
+/// upper bits, 32-bit ones zero-extend like any 32-bit register write.
 #[inline(always)]
 fn bump(ctx: &mut Ctx, reg: usize, delta: u64, mask: u64) {
     let r = &mut ctx.cpu.regs[reg];
-    *r = (*r & !mask) | (r.wrapping_add(delta) & mask);
+    *r = super::addr_reg_update(*r, r.wrapping_add(delta), mask);
 }
 
 /// One iteration. Returns whether a REPE/REPNE condition ends the loop.

@@ -72,6 +72,19 @@ fn flag_op(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 
+/// STAC (imm2 = 1) / CLAC: set or clear EFLAGS.AC; #UD above CPL 0.
+fn stac_clac(ctx: &mut Ctx, op: &Op) -> Exec {
+    if ctx.cpu.cpl != 0 {
+        return Err(ctx.cpu.ud());
+    }
+    if op.imm2 == 1 {
+        ctx.cpu.rflags |= rflags::AC;
+    } else {
+        ctx.cpu.rflags &= !rflags::AC;
+    }
+    Ok(())
+}
+
 fn hlt(ctx: &mut Ctx, op: &Op) -> Exec {
     cpl0(ctx)?;
     if intercept::check(ctx, Intercept::Hlt) {
@@ -1040,6 +1053,10 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             (flag_op, false)
         }
         Hlt => (hlt, true),
+        Stac | Clac => {
+            op.imm2 = u16::from(insn.mnemonic() == Stac);
+            (if has(Feature::Smap) { stac_clac } else { ud }, false)
+        }
         Cpuid => (cpuid, false),
         Rdmsr => (rdmsr, false),
         Wrmsr => (wrmsr, true),
