@@ -45,8 +45,8 @@ fn header_fields_table() {
         (0, 0x0E, 1, 0x00),
         (8, 0x00, 4, 0x0005_1B36),
         (8, 0x04, 2, 0x0003),
-        (8, 0x08, 4, 0xFF00_0000),
-        (8, 0x0A, 2, 0xFF00), // word read at 0xCFC with address low bits set
+        (8, 0x08, 4, 0x00FF_0000),
+        (8, 0x0A, 2, 0x00FF), // word read at 0xCFC with address low bits set (QEMU: subclass 0xFF)
         (8, 0x0E, 1, 0x00),   // header type via address bits 1:0
         (8, 0x10, 4, 0xE000_0000),
         (8, 0x14, 4, 0x0000_C001),
