@@ -288,7 +288,7 @@ pub fn specials() -> Vec<V> {
         (!0, BIAS - 1),
         (h | 1, BIAS),
         (h | 0x400, BIAS + 52),
-        (h | 0x8000_0000_00, 0x8000 | (BIAS + 20)),
+        (h | 0x0080_0000_0000, 0x8000 | (BIAS + 20)),
         (h, BIAS + 62),
         (!0, BIAS + 62),
         (h, BIAS + 63),

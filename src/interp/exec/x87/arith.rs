@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use iced_x86::{Code, Instruction, MemorySize, Mnemonic, OpKind};
 
-use super::sf::{self, Cls, Env, INDEFINITE, Trap, Unp, unpack};
+use super::sf::{self, Cls, Env, INDEFINITE, Unp, unpack};
 use super::sfx;
 use super::{Stack, begin, commit, done, set_fop, sti, sw, underflow};
 use crate::interp::exec::{Ctx, Exec, Handler, Op, Stop, W16, W32, W64};
@@ -132,13 +132,13 @@ fn set_cc(fsw: &mut u16, r: Option<Ordering>) {
     *fsw = (*fsw & !(sw::C0 | sw::C2 | sw::C3)) | cc;
 }
 
-/// Finishes FCOM-style comparisons: condition codes and POPS pops, or
-/// nothing after an unmasked exception.
+/// Finishes FCOM-style comparisons: condition codes, then POPS pops
+/// unless an unmasked exception was raised.
 #[inline]
-fn com_finish(ctx: &mut Ctx, op: &Op, env: &Env, r: Result<Option<Ordering>, Trap>, pops: u8) {
+fn com_finish(ctx: &mut Ctx, op: &Op, env: &Env, r: (Option<Ordering>, bool), pops: u8) {
     let f = &mut ctx.cpu.s.fpu;
-    if let Ok(r) = r {
-        set_cc(&mut f.fsw, r);
+    set_cc(&mut f.fsw, r.0);
+    if !r.1 {
         for _ in 0..pops {
             f.pop();
         }
@@ -154,11 +154,7 @@ fn com_m<S: MemSrc, const POPS: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let f = &ctx.cpu.s.fpu;
     let mut env = Env::new(f.fcw);
     let r = if f.is_empty(0) {
-        if underflow(&mut env) {
-            Ok(None)
-        } else {
-            Err(Trap)
-        }
+        (None, !underflow(&mut env))
     } else {
         sf::compare(&mut env, &unpack(f.st(0)), &b, false)
     };
@@ -172,11 +168,7 @@ fn com_r<const POPS: u8, const QUIET: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     let f = &ctx.cpu.s.fpu;
     let mut env = Env::new(f.fcw);
     let r = if f.is_empty(0) || f.is_empty(op.r0) {
-        if underflow(&mut env) {
-            Ok(None)
-        } else {
-            Err(Trap)
-        }
+        (None, !underflow(&mut env))
     } else {
         sf::compare(&mut env, &unpack(f.st(0)), &unpack(f.st(op.r0)), QUIET)
     };
@@ -190,19 +182,15 @@ fn comi<const POP: bool, const QUIET: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     let f = &mut ctx.cpu.s.fpu;
     let mut env = Env::new(f.fcw);
     let r = if f.is_empty(0) || f.is_empty(op.r0) {
-        if underflow(&mut env) {
-            Ok(None)
-        } else {
-            Err(Trap)
-        }
+        (None, !underflow(&mut env))
     } else {
         sf::compare(&mut env, &unpack(f.st(0)), &unpack(f.st(op.r0)), QUIET)
     };
-    if let Ok(r) = r {
-        if POP {
+    {
+        if POP && !r.1 {
             f.pop();
         }
-        let fl = match r {
+        let fl = match r.0 {
             Some(Ordering::Greater) => 0,
             Some(Ordering::Less) => rflags::CF,
             Some(Ordering::Equal) => rflags::ZF,
@@ -221,11 +209,7 @@ fn ftst(ctx: &mut Ctx, op: &Op) -> Exec {
     let f = &ctx.cpu.s.fpu;
     let mut env = Env::new(f.fcw);
     let r = if f.is_empty(0) {
-        if underflow(&mut env) {
-            Ok(None)
-        } else {
-            Err(Trap)
-        }
+        (None, !underflow(&mut env))
     } else {
         sf::compare(&mut env, &unpack(f.st(0)), &Unp::zero(false), false)
     };

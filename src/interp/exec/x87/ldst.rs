@@ -272,8 +272,7 @@ fn ffree<const POP: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     let p = f.phys(op.r0);
     f.set_tag_phys(p, crate::state::fpu::tag::EMPTY);
     if POP {
-        let t = f.top() + 1;
-        f.set_top(t);
+        f.pop();
     }
     done(ctx, op);
     Ok(())

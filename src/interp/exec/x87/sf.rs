@@ -384,6 +384,16 @@ pub fn round(env: &mut Env, sign: bool, exp: i32, v: u128, fmt: &Fmt, p: u32) ->
     if e >= fmt.emax {
         env.flags |= OE;
         if env.unmasked(OE) {
+            if e - WRAP >= fmt.emax {
+                // Out of range even when wrapped (FSCALE): ∞.
+                env.flags |= PE;
+                env.c1 = true;
+                return Out {
+                    sign,
+                    exp: fmt.emax,
+                    sig: 1 << 63,
+                };
+            }
             if inexact {
                 env.flags |= PE;
                 env.c1 = up;
@@ -419,6 +429,15 @@ pub fn round(env: &mut Env, sign: bool, exp: i32, v: u128, fmt: &Fmt, p: u32) ->
     if e < fmt.emin {
         if env.unmasked(UE) {
             env.flags |= UE;
+            if e + WRAP < fmt.emin {
+                // Out of range even when wrapped (FSCALE): zero.
+                env.flags |= PE;
+                return Out {
+                    sign,
+                    exp: fmt.emin - 1,
+                    sig: 0,
+                };
+            }
             if inexact {
                 env.flags |= PE;
                 env.c1 = up;
@@ -713,24 +732,20 @@ pub fn cmp_values(a: &Unp, b: &Unp) -> Ordering {
     if a.sign { m.reverse() } else { m }
 }
 
-/// Compares `a` with `b`: Some(ordering) or None for unordered; Err when an
-/// unmasked invalid/denormal exception suppresses the result. `quiet`
-/// (FUCOM*) raises #IA only for SNaNs; FCOM* for any NaN.
-pub fn compare(env: &mut Env, a: &Unp, b: &Unp, quiet: bool) -> Result<Option<Ordering>, Trap> {
+/// Compares `a` with `b`: Some(ordering) or None for unordered, and
+/// whether an unmasked exception was raised (the condition codes are set
+/// anyway; the instruction does not pop). `quiet` (FUCOM*) raises #IA
+/// only for SNaNs; FCOM* for any NaN.
+pub fn compare(env: &mut Env, a: &Unp, b: &Unp, quiet: bool) -> (Option<Ordering>, bool) {
     if a.cls == Cls::Bad || b.cls == Cls::Bad {
-        return if env.trap(IE) { Err(Trap) } else { Ok(None) };
+        return (None, env.trap(IE));
     }
     if a.is_nan() || b.is_nan() {
         let sn = a.cls == Cls::SNaN || b.cls == Cls::SNaN;
-        if (sn || !quiet) && env.trap(IE) {
-            return Err(Trap);
-        }
-        return Ok(None);
+        return (None, (sn || !quiet) && env.trap(IE));
     }
-    if (a.den || b.den) && env.trap(DE) {
-        return Err(Trap);
-    }
-    Ok(Some(cmp_values(a, b)))
+    let trapped = (a.den || b.den) && env.trap(DE);
+    (Some(cmp_values(a, b)), trapped)
 }
 
 /// Converts to a signed integer of `bits` bits, rounding by RC (or toward
