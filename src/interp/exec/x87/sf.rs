@@ -822,6 +822,10 @@ pub fn to_fmt(env: &mut Env, a: &Unp, fmt: &Fmt) -> Result<Out, Trap> {
         Cls::Finite => {
             let r = round_unp(env, a, fmt, fmt.p);
             if env.flags & (OE | UE) & !env.cw != 0 {
+                // Unmasked #O/#U on a memory destination: nothing is
+                // stored and only the OE/UE flag is reported.
+                env.flags &= !PE;
+                env.c1 = false;
                 return Err(Trap);
             }
             r
