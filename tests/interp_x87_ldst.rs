@@ -31,9 +31,9 @@ fn store_cases(seed: u64, n_random: usize) -> Vec<Case> {
     let fill = [0xA5u8; 16];
     let mut v = Vec::new();
     for (i, a) in specials().iter().enumerate() {
-        for k in 0..cws.len() {
+        for (k, &cw) in cws.iter().enumerate() {
             if (i + k) % 2 == 0 {
-                v.push(Case::new(cws[k], &[*a, (1 << 63, BIAS)]).with_mem(&fill));
+                v.push(Case::new(cw, &[*a, (1 << 63, BIAS)]).with_mem(&fill));
             }
         }
     }
