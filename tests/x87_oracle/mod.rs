@@ -408,3 +408,70 @@ pub fn ints(r: &mut Rng, bytes: u32) -> Vec<u64> {
     v.extend((0..6).map(|_| r.below(2000).wrapping_sub(1000) & mask));
     v
 }
+
+/// The value of an 80-bit register as f64 (NaN for NaNs/unsupported).
+pub fn to_f64(v: V) -> f64 {
+    let (s, se) = v;
+    let e = i32::from(se & 0x7FFF);
+    let neg = se & 0x8000 != 0;
+    let m = if e == 0x7FFF {
+        if s << 1 == 0 { f64::INFINITY } else { f64::NAN }
+    } else {
+        (s as f64) * 2f64.powi((if e == 0 { 1 } else { e }) - 16383 - 63)
+    };
+    if neg { -m } else { m }
+}
+
+/// Like [`check`] for instructions nestor computes in binary64
+/// (transcendentals): registers must agree to `tol` relative to
+/// max(|host|, `floor`); C1 is not compared (rounding direction).
+pub fn check_approx(
+    name: &str,
+    insn: &dyn Fn(&mut CodeAssembler),
+    cases: &[Case],
+    tol: f64,
+    floor: f64,
+) {
+    let host = run_host(insn, cases);
+    let guest = run_guest(insn, cases);
+    let mut bad = Vec::new();
+    for (k, c) in cases.iter().enumerate() {
+        let (mut hst, mut gst) = (parse(&host[k].0), parse(&guest[k].0));
+        hst.sw &= !0x0200;
+        gst.sw &= !0x0200;
+        hst.fop = 0;
+        gst.fop = 0;
+        let close = hst.regs.iter().zip(gst.regs.iter()).all(|(h, g)| {
+            let (x, y) = (to_f64(*h), to_f64(*g));
+            h == g || (x - y).abs() <= tol * x.abs().max(floor)
+        });
+        let (hr, gr) = (hst.regs, gst.regs);
+        hst.regs = [(0, 0); 8];
+        gst.regs = [(0, 0); 8];
+        if hst != gst || !close {
+            hst.regs = hr;
+            gst.regs = gr;
+            bad.push(format!(
+                "case {k}: {c:x?}\n  host  {hst:?}\n  guest {gst:?}"
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{name}: {} of {} cases differ:\n{}",
+        bad.len(),
+        cases.len(),
+        bad.iter().take(12).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// An 80-bit value from an f64.
+pub fn from_f64(x: f64) -> V {
+    if x == 0.0 {
+        return (0, if x.is_sign_negative() { 0x8000 } else { 0 });
+    }
+    let u = x.to_bits();
+    let e = ((u >> 52) & 0x7FF) as u16;
+    let sig = (u << 11) | 1 << 63;
+    (sig, (e + BIAS - 1023) | if x < 0.0 { 0x8000 } else { 0 })
+}

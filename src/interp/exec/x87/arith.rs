@@ -7,8 +7,8 @@ use std::cmp::Ordering;
 use iced_x86::{Code, Instruction, MemorySize, Mnemonic, OpKind};
 
 use super::sf::{self, Cls, Env, INDEFINITE, Unp, unpack};
-use super::sfx;
 use super::{Stack, begin, commit, done, set_fop, sti, sw, underflow};
+use super::{sfx, trans};
 use crate::interp::exec::{Ctx, Exec, Handler, Op, Stop, W16, W32, W64};
 use crate::model::Feature;
 use crate::state::fpu::F80;
@@ -283,15 +283,19 @@ fn unary<const K: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
         let r = match K {
             SQRT => sf::sqrt(&mut env, &a),
             RNDINT => sfx::rndint(&mut env, &a),
-            F2XM1 => sfx::f2xm1(&mut env, &a),
+            F2XM1 => trans::f2xm1(&mut env, &a),
             _ => {
                 f.fsw &= !sw::C2;
-                if !sfx::in_trig_range(&a) {
+                if !trans::in_trig_range(&a) {
                     f.fsw |= sw::C2;
                     done(ctx, op);
                     return Ok(());
                 }
-                sfx::sincos(&mut env, &a).map(|(s, c)| if K == SIN { s } else { c })
+                if K == SIN {
+                    trans::sincos::<true, false>(&mut env, &a).map(|(s, _)| s)
+                } else {
+                    trans::sincos::<false, true>(&mut env, &a).map(|(_, c)| c)
+                }
             }
         };
         if let Some(r) = r {
@@ -345,9 +349,9 @@ fn binary<const K: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
                 }
                 None => None,
             },
-            YL2X => sfx::yl2x(&mut env, &a, &b),
-            YL2XP1 => sfx::yl2xp1(&mut env, &a, &b),
-            _ => sfx::patan(&mut env, &a, &b),
+            YL2X => trans::yl2x(&mut env, &a, &b),
+            YL2XP1 => trans::yl2xp1(&mut env, &a, &b),
+            _ => trans::patan(&mut env, &a, &b),
         };
         if let Some(r) = r {
             f.set_st(dst, r);
@@ -388,12 +392,12 @@ fn two_results<const K: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
         let a = unpack(f.st(0));
         let r = match K {
             XTRACT => sfx::xtract(&mut env, &a).ok(),
-            _ if !sfx::in_trig_range(&a) => {
+            _ if !trans::in_trig_range(&a) => {
                 f.fsw |= sw::C2;
                 done(ctx, op);
                 return Ok(());
             }
-            PTAN => sfx::tan(&mut env, &a).map(|t| {
+            PTAN => trans::tan(&mut env, &a).map(|t| {
                 let one = if t.sign_exp & 0x7FFF == 0x7FFF && t.significand << 1 != 0 {
                     t
                 } else {
@@ -401,7 +405,7 @@ fn two_results<const K: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
                 };
                 (t, one)
             }),
-            _ => sfx::sincos(&mut env, &a),
+            _ => trans::sincos::<true, true>(&mut env, &a),
         };
         if let Some((x, y)) = r {
             f.set_st(0, x);

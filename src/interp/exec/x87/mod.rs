@@ -1,7 +1,8 @@
 //! The x87 FPU (SDM Vol. 1 Chapter 8; Vol. 2 instruction pages).
 //!
 //! - [`sf`] and [`sfx`]: the numeric core (exact 80-bit arithmetic with
-//!   precision and rounding control, exception flags; transcendentals);
+//!   precision and rounding control, exception flags);
+//! - [`trans`]: transcendental functions (binary64 inside);
 //! - [`arith`]: arithmetic, comparisons and the one-operand instructions;
 //! - [`ldst`]: loads, stores, constants, FXCH, FCMOVcc, FFREE, TOP moves;
 //! - [`ctrl`]: control and environment instructions, WAIT;
@@ -34,6 +35,7 @@ pub mod ctrl;
 pub mod ldst;
 pub mod sf;
 pub mod sfx;
+pub mod trans;
 
 use iced_x86::{Instruction, Mnemonic, Register};
 

@@ -1,20 +1,11 @@
-//! The rest of the x87 numeric core: FRNDINT, FSCALE, FXTRACT, FPREM/FPREM1
-//! (all exact), packed BCD, the built-in constants, and the transcendental
-//! instructions.
-//!
-//! Transcendentals (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS,
-//! FSINCOS) are evaluated in binary64 with the host's libm and then
-//! rounded to the destination: their results are accurate to about 2^-52
-//! relative (an f64 ulp, sometimes two), where hardware is accurate to
-//! about 2^-63, and operands are first rounded to 53 bits. PE is raised for
-//! every inexact-looking result and C1 is left clear. Special operands
-//! (zeros, infinities, NaNs, domain errors) follow the SDM tables exactly.
+//! The rest of the exact x87 numeric core: FRNDINT, FSCALE, FXTRACT,
+//! FPREM/FPREM1, packed BCD and the built-in constants.
 
 use std::cmp::Ordering;
 
 use super::sf::{
-    BIAS, Cls, EXT, Env, INDEFINITE, Trap, Unp, exc::*, from_f64, nan1, nan2, pack, round,
-    round_unp, shr_round,
+    BIAS, Cls, EXT, Env, INDEFINITE, Trap, Unp, exc::*, nan1, nan2, pack, round, round_unp,
+    shr_round,
 };
 use crate::state::fpu::F80;
 
@@ -263,7 +254,7 @@ pub fn to_bcd(env: &mut Env, a: &Unp) -> Result<[u8; 10], Trap> {
 
 /// 128-bit significands and exponents of the built-in constants, in the
 /// order of FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2 (FLD1 and FLDZ are exact).
-const CONSTS: [(u128, u16); 5] = [
+pub(super) const CONSTS: [(u128, u16); 5] = [
     (0xD49A_784B_CD1B_8AFE_492B_F6FF_4DAF_DB4C, 0x4000),
     (0xB8AA_3B29_5C17_F0BB_BE87_FED0_691D_3E88, 0x3FFF),
     (0xC90F_DAA2_2168_C234_C4C6_628B_80DC_1CD1, 0x4000),
@@ -278,9 +269,9 @@ pub const LN2: u8 = 4;
 pub const ONE: u8 = 5;
 pub const ZERO: u8 = 6;
 /// 3π/4 (FPATAN special results).
-const PI3_4: (u128, u16) = (0x96CB_E3F9_990E_91A7_9394_C9E8_A0A5_159C, 0x4000);
+pub(super) const PI3_4: (u128, u16) = (0x96CB_E3F9_990E_91A7_9394_C9E8_A0A5_159C, 0x4000);
 
-fn const_round(sig: u128, exp: u16, sign: bool, rc: u8) -> F80 {
+pub(super) fn const_round(sig: u128, exp: u16, sign: bool, rc: u8) -> F80 {
     let (q, _, _) = shr_round(sig, 64, rc, sign);
     let (s, e) = if q >> 64 != 0 {
         (1u64 << 63, exp + 1)
@@ -306,294 +297,4 @@ pub fn constant(which: u8, rc: u8) -> F80 {
             const_round(s, e, false, rc)
         }
     }
-}
-
-// ---- transcendentals (binary64 inside) ---------------------------------
-
-/// Nearest binary64 of a finite or infinite operand.
-fn to_f64(a: &Unp) -> f64 {
-    match a.cls {
-        Cls::Zero => {
-            if a.sign {
-                -0.0
-            } else {
-                0.0
-            }
-        }
-        Cls::Inf => {
-            if a.sign {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            }
-        }
-        _ => {
-            let mut e = Env::new(0x037F);
-            match super::sf::to_fmt(&mut e, a, &super::sf::DBL) {
-                Ok(o) => f64::from_bits(o.f64()),
-                Err(Trap) => f64::NAN,
-            }
-        }
-    }
-}
-
-/// Rounds a binary64 result into 80 bits (ext precision, RC), raising PE
-/// (the result of a transcendental function is taken as inexact) and
-/// UE/OE as the value requires.
-fn from_result(env: &mut Env, x: f64, exact: bool) -> F80 {
-    let u = from_f64(x.to_bits());
-    match u.cls {
-        Cls::Finite => {
-            let o = round_unp(env, &u, &EXT, 64);
-            if !exact {
-                env.flags |= PE;
-                if u.exp < 1 {
-                    env.flags |= UE;
-                }
-            }
-            o.f80()
-        }
-        _ => pack(&u),
-    }
-}
-
-/// ±π × k/4 for the exact special results of FPATAN (k = 1, 2, 3, 4).
-fn pi_frac(env: &Env, k: u8, sign: bool) -> F80 {
-    let rc = env.rc();
-    match k {
-        3 => const_round(PI3_4.0, PI3_4.1, sign, rc),
-        _ => {
-            let (s, e) = CONSTS[PI as usize];
-            let mut v = const_round(s, e, sign, rc);
-            v.sign_exp -= match k {
-                1 => 2,
-                2 => 1,
-                _ => 0,
-            };
-            v
-        }
-    }
-}
-
-fn check_den(env: &mut Env, a: &Unp) -> Option<()> {
-    if a.den && env.trap(DE) {
-        None
-    } else {
-        Some(())
-    }
-}
-
-/// F2XM1: 2^x − 1.
-pub fn f2xm1(env: &mut Env, a: &Unp) -> Option<F80> {
-    match a.cls {
-        Cls::Bad => return env.invalid(),
-        Cls::QNaN | Cls::SNaN => return nan1(env, a),
-        Cls::Zero => return Some(pack(a)),
-        Cls::Inf => {
-            return Some(if a.sign {
-                F80 {
-                    significand: 1 << 63,
-                    sign_exp: 0x8000 | BIAS as u16,
-                }
-            } else {
-                inf(false)
-            });
-        }
-        Cls::Finite => {}
-    }
-    check_den(env, a)?;
-    let x = to_f64(a);
-    let exact = x == 1.0 || x == -1.0;
-    Some(from_result(env, x.exp_m1_2(), exact))
-}
-
-trait ExpM1Base2 {
-    fn exp_m1_2(self) -> f64;
-}
-impl ExpM1Base2 for f64 {
-    /// 2^x − 1 without cancellation for small x.
-    fn exp_m1_2(self) -> f64 {
-        (self * std::f64::consts::LN_2).exp_m1()
-    }
-}
-
-/// FYL2X: ST(1) × log2(ST(0)); a = ST(0), b = ST(1).
-pub fn yl2x(env: &mut Env, a: &Unp, b: &Unp) -> Option<F80> {
-    use Cls::*;
-    if a.cls == Bad || b.cls == Bad {
-        return env.invalid();
-    }
-    if a.is_nan() || b.is_nan() {
-        return nan2(env, a, b);
-    }
-    if a.sign && a.cls != Zero {
-        return env.invalid();
-    }
-    let one = a.cls == Finite && a.exp == BIAS && a.sig == 1 << 63;
-    match a.cls {
-        Zero => {
-            if b.cls == Zero {
-                return env.invalid();
-            }
-            if b.cls == Finite && env.trap(ZE) {
-                return None;
-            }
-            return Some(inf(!b.sign));
-        }
-        Inf => {
-            if b.cls == Zero {
-                return env.invalid();
-            }
-            return Some(inf(b.sign));
-        }
-        _ => {}
-    }
-    if one && b.cls == Inf {
-        return env.invalid();
-    }
-    check_den(env, a)?;
-    check_den(env, b)?;
-    // log2(x) < 0 for x < 1.
-    let neg_log = a.exp < BIAS;
-    match b.cls {
-        Zero => return Some(zero(b.sign ^ neg_log)),
-        Inf => return Some(inf(b.sign ^ neg_log)),
-        _ => {}
-    }
-    if one {
-        return Some(zero(b.sign));
-    }
-    let (x, y) = (to_f64(a), to_f64(b));
-    // Exact for powers of two times small integers.
-    let l = x.log2();
-    let r = y * l;
-    let exact = l.fract() == 0.0 && a.sig << 1 == 0;
-    Some(from_result(env, r, exact))
-}
-
-/// FYL2XP1: ST(1) × log2(ST(0) + 1); a = ST(0), b = ST(1).
-pub fn yl2xp1(env: &mut Env, a: &Unp, b: &Unp) -> Option<F80> {
-    use Cls::*;
-    if a.cls == Bad || b.cls == Bad {
-        return env.invalid();
-    }
-    if a.is_nan() || b.is_nan() {
-        return nan2(env, a, b);
-    }
-    if a.cls == Zero {
-        if b.cls == Inf {
-            return env.invalid();
-        }
-        check_den(env, b)?;
-        return Some(zero(a.sign ^ b.sign));
-    }
-    if a.cls == Inf {
-        return env.invalid();
-    }
-    if b.cls == Zero {
-        check_den(env, a)?;
-        return Some(zero(a.sign ^ b.sign));
-    }
-    if b.cls == Inf {
-        check_den(env, a)?;
-        return Some(inf(a.sign ^ b.sign));
-    }
-    check_den(env, a)?;
-    check_den(env, b)?;
-    let (x, y) = (to_f64(a), to_f64(b));
-    let r = y * x.ln_1p() / std::f64::consts::LN_2;
-    Some(from_result(env, r, false))
-}
-
-/// |x| < 2^63: the operand range of FPTAN/FSIN/FCOS/FSINCOS.
-#[inline]
-pub fn in_trig_range(a: &Unp) -> bool {
-    a.cls != Cls::Finite || a.exp < BIAS + 63
-}
-
-/// Shared special cases of FSIN/FCOS/FSINCOS/FPTAN on ST(0): Err(result)
-/// for a non-finite or zero operand (None: suppressed).
-fn trig_special(env: &mut Env, a: &Unp) -> Result<(), Option<F80>> {
-    match a.cls {
-        Cls::Bad | Cls::Inf => Err(env.invalid()),
-        Cls::QNaN | Cls::SNaN => Err(nan1(env, a)),
-        _ => {
-            if a.den && env.trap(DE) {
-                return Err(None);
-            }
-            Ok(())
-        }
-    }
-}
-
-/// FSIN and FCOS and FSINCOS: (sin, cos) as requested; None entries when
-/// suppressed. Zero operands give exact ±0 / +1.
-pub fn sincos(env: &mut Env, a: &Unp) -> Option<(F80, F80)> {
-    match trig_special(env, a) {
-        Err(Some(n)) => return Some((n, n)),
-        Err(None) => return None,
-        Ok(()) => {}
-    }
-    if a.cls == Cls::Zero {
-        return Some((pack(a), constant(ONE, 0)));
-    }
-    let x = to_f64(a);
-    let (s, c) = x.sin_cos();
-    if a.exp < BIAS - 32 {
-        // sin x = x and cos x = 1 to well beyond 64 bits: round directly.
-        let sv = round_unp(env, a, &EXT, 64).f80();
-        env.flags |= PE;
-        return Some((sv, from_result(env, c, false)));
-    }
-    Some((from_result(env, s, false), from_result(env, c, false)))
-}
-
-/// FPTAN: tan(ST(0)) (the caller pushes 1.0).
-pub fn tan(env: &mut Env, a: &Unp) -> Option<F80> {
-    if let Err(r) = trig_special(env, a) {
-        return r;
-    }
-    if a.cls == Cls::Zero {
-        return Some(pack(a));
-    }
-    if a.exp < BIAS - 32 {
-        env.flags |= PE;
-        return Some(round_unp(env, a, &EXT, 64).f80());
-    }
-    Some(from_result(env, to_f64(a).tan(), false))
-}
-
-/// FPATAN: atan2(ST(1), ST(0)); a = ST(0), b = ST(1).
-pub fn patan(env: &mut Env, a: &Unp, b: &Unp) -> Option<F80> {
-    use Cls::*;
-    if a.cls == Bad || b.cls == Bad {
-        return env.invalid();
-    }
-    if a.is_nan() || b.is_nan() {
-        return nan2(env, a, b);
-    }
-    check_den(env, a)?;
-    check_den(env, b)?;
-    let (x, y) = (to_f64(a), to_f64(b));
-    // Exact special results: ±0, ±π/4, ±π/2, ±3π/4, ±π.
-    match (a.cls, b.cls) {
-        (Zero, Zero) | (Finite, Zero) | (Inf, Zero) | (Inf, Finite) => {
-            return Some(if a.sign {
-                env.flags |= PE;
-                pi_frac(env, 4, b.sign)
-            } else {
-                zero(b.sign)
-            });
-        }
-        (Zero, _) | (Finite, Inf) => {
-            env.flags |= PE;
-            return Some(pi_frac(env, 2, b.sign));
-        }
-        (Inf, Inf) => {
-            env.flags |= PE;
-            return Some(pi_frac(env, if a.sign { 3 } else { 1 }, b.sign));
-        }
-        _ => {}
-    }
-    Some(from_result(env, y.atan2(x), false))
 }
