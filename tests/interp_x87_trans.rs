@@ -7,7 +7,6 @@
 mod common;
 mod x87_oracle;
 
-use iced_x86::code_asm::*;
 use x87_oracle::*;
 
 const TOL: f64 = 1.0 / (1u64 << 49) as f64;
