@@ -156,7 +156,7 @@ fn com_m<S: MemSrc, const POPS: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let r = if f.is_empty(0) {
         (None, !underflow(&mut env))
     } else {
-        sf::compare(&mut env, &unpack(f.st(0)), &b, false)
+        sfx::compare(&mut env, &unpack(f.st(0)), &b, false)
     };
     com_finish(ctx, op, &env, r, POPS);
     Ok(())
@@ -170,7 +170,7 @@ fn com_r<const POPS: u8, const QUIET: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     let r = if f.is_empty(0) || f.is_empty(op.r0) {
         (None, !underflow(&mut env))
     } else {
-        sf::compare(&mut env, &unpack(f.st(0)), &unpack(f.st(op.r0)), QUIET)
+        sfx::compare(&mut env, &unpack(f.st(0)), &unpack(f.st(op.r0)), QUIET)
     };
     com_finish(ctx, op, &env, r, POPS);
     Ok(())
@@ -184,7 +184,7 @@ fn comi<const POP: bool, const QUIET: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     let r = if f.is_empty(0) || f.is_empty(op.r0) {
         (None, !underflow(&mut env))
     } else {
-        sf::compare(&mut env, &unpack(f.st(0)), &unpack(f.st(op.r0)), QUIET)
+        sfx::compare(&mut env, &unpack(f.st(0)), &unpack(f.st(op.r0)), QUIET)
     };
     {
         if POP && !r.1 {
@@ -211,7 +211,7 @@ fn ftst(ctx: &mut Ctx, op: &Op) -> Exec {
     let r = if f.is_empty(0) {
         (None, !underflow(&mut env))
     } else {
-        sf::compare(&mut env, &unpack(f.st(0)), &Unp::zero(false), false)
+        sfx::compare(&mut env, &unpack(f.st(0)), &Unp::zero(false), false)
     };
     com_finish(ctx, op, &env, r, 0);
     Ok(())

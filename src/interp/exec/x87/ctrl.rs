@@ -311,15 +311,6 @@ fn nop287(ctx: &mut Ctx, _op: &Op) -> Exec {
 
 pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Handler> {
     use Mnemonic::*;
-    let ms = insn.memory_size();
-    op.osize = if matches!(
-        ms,
-        MemorySize::FpuEnv14 | MemorySize::FpuState94 | MemorySize::Int16
-    ) {
-        2
-    } else {
-        4
-    };
     let h: Handler = match insn.mnemonic() {
         Fninit => finit::<false>,
         Finit => finit::<true>,
@@ -345,6 +336,15 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Handler> {
         Fneni | Fndisi | Fnsetpm => nop287,
         Feni | Fdisi | Fsetpm => fnop_wait,
         _ => return None,
+    };
+    let ms = insn.memory_size();
+    op.osize = if matches!(
+        ms,
+        MemorySize::FpuEnv14 | MemorySize::FpuState94 | MemorySize::Int16
+    ) {
+        2
+    } else {
+        4
     };
     Some(h)
 }

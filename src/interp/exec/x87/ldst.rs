@@ -118,7 +118,7 @@ fn fst_m<const DBLP: bool, const POP: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
         }
     } else {
         let fmt = if DBLP { &DBL } else { &SGL };
-        sf::to_fmt(&mut env, &unpack(f.st(0)), fmt)
+        sfx::to_fmt(&mut env, &unpack(f.st(0)), fmt)
             .ok()
             .map(|o| if DBLP { o.f64() } else { u64::from(o.f32()) })
     };
@@ -179,7 +179,7 @@ fn fist<const BITS: u32, const POP: bool, const TRUNC: bool>(ctx: &mut Ctx, op: 
             None
         }
     } else {
-        sf::to_int(&mut env, &unpack(f.st(0)), BITS, TRUNC).ok()
+        sfx::to_int(&mut env, &unpack(f.st(0)), BITS, TRUNC).ok()
     };
     if let Some(v) = v {
         match BITS {
@@ -308,14 +308,13 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
     } else {
         sti(insn, 0)
     };
-    op.r0 = i;
-    let (esc, modrm, h): (u8, u8, Handler) = match m {
+    let (esc, modrm, h): (u8, u16, Handler) = match m {
         Fld if mem => match ms {
             MemorySize::Float32 => (0xD9, 0, fld_m::<M32, false>),
             MemorySize::Float64 => (0xDD, 0, fld_m::<M64, false>),
             _ => (0xDB, 5 << 3, fld_m80::<false>),
         },
-        Fld => (0xD9, 0xC0 | i, fld_r),
+        Fld => (0xD9, 0xC0 | u16::from(i), fld_r),
         Fild => match ms {
             MemorySize::Int16 => (0xDF, 0, fld_m::<I16, true>),
             MemorySize::Int32 => (0xDB, 0, fld_m::<I32, true>),
@@ -340,7 +339,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
                 _ => (0xDB, 7 << 3, fstp_m80::<false>),
             }
         }
-        Fst => (0xDD, 0xD0 | i, fst_r::<false>),
+        Fst => (0xDD, 0xD0 | u16::from(i), fst_r::<false>),
         Fstp | Fstpnce => {
             let (esc, base) = match insn.code() {
                 Code::Fstp_sti_DFD0 => (0xDF, 0xD0),
@@ -348,7 +347,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
                 Code::Fstpnce_sti => (0xD9, 0xD8),
                 _ => (0xDD, 0xD8),
             };
-            (esc, base | i, fst_r::<true>)
+            (esc, base | u16::from(i), fst_r::<true>)
         }
         Fbstp => (0xDF, 6 << 3, fstp_m80::<true>),
         Fist | Fistp => {
@@ -378,7 +377,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
                 Code::Fxch_st0_sti_DFC8 => 0xDF,
                 _ => 0xD9,
             };
-            (esc, 0xC8 | i, fxch)
+            (esc, 0xC8 | u16::from(i), fxch)
         }
         Fcmovb | Fcmove | Fcmovbe | Fcmovu | Fcmovnb | Fcmovne | Fcmovnbe | Fcmovnu => {
             if !has(Feature::Cmov) {
@@ -395,16 +394,18 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
                 Fcmovnbe => (7, 0xDB, 0xD0),
                 _ => (11, 0xDB, 0xD8),
             };
-            op.imm = cc;
-            (esc, base | i, fcmov)
+            (esc, base | u16::from(i) | cc << 8, fcmov)
         }
-        Ffree => (0xDD, 0xC0 | i, ffree::<false>),
-        Ffreep => (0xDF, 0xC0 | i, ffree::<true>),
+        Ffree => (0xDD, 0xC0 | u16::from(i), ffree::<false>),
+        Ffreep => (0xDF, 0xC0 | u16::from(i), ffree::<true>),
         Fincstp => (0xD9, 0xF7, fstp_move::<1>),
         Fdecstp => (0xD9, 0xF6, fstp_move::<7>),
         Fnop => (0xD9, 0xD0, fnop),
         _ => return None,
     };
-    set_fop(insn, op, esc, modrm, ctx);
+    op.r0 = i;
+    // FCMOVcc carry their condition code above the ModR/M byte.
+    op.imm = u64::from(modrm >> 8);
+    set_fop(insn, op, esc, modrm as u8, ctx);
     Some(h)
 }

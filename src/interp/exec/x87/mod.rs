@@ -37,6 +37,9 @@ pub mod sf;
 pub mod sfx;
 pub mod trans;
 
+#[cfg(test)]
+mod tests;
+
 use iced_x86::{Instruction, Mnemonic, Register};
 
 use super::{Ctx, Exec, Handler, Op, Stop};
@@ -356,11 +359,6 @@ fn no_fpu(ctx: &mut Ctx, _op: &Op) -> Exec {
     Err(ctx.cpu.ud())
 }
 
-fn is_x87(m: Mnemonic) -> bool {
-    let s = format!("{m:?}");
-    s.starts_with('F') && !matches!(m, Mnemonic::Femms | Mnemonic::Fxsave | Mnemonic::Fxsave64)
-}
-
 /// The x87 family decoder.
 pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
     let m = insn.mnemonic();
@@ -370,7 +368,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
     let h = arith::decode(insn, op, ctx)
         .or_else(|| ldst::decode(insn, op, ctx))
         .or_else(|| ctrl::decode(insn, op, ctx))?;
-    if !ctx.cpu.model().has(Feature::Fpu) && is_x87(m) {
+    if !ctx.cpu.model().has(Feature::Fpu) {
         return Decoded::next(no_fpu);
     }
     Decoded::next(h)

@@ -1,11 +1,12 @@
 //! The rest of the exact x87 numeric core: FRNDINT, FSCALE, FXTRACT,
-//! FPREM/FPREM1, packed BCD and the built-in constants.
+//! FPREM/FPREM1, packed BCD, the built-in constants, comparisons, and
+//! conversions to integers and to binary32/binary64.
 
 use std::cmp::Ordering;
 
 use super::sf::{
-    BIAS, Cls, EXT, Env, INDEFINITE, Trap, Unp, exc::*, nan1, nan2, pack, round, round_unp,
-    shr_round,
+    BIAS, Cls, EXT, Env, Fmt, INDEFINITE, Out, Trap, Unp, exc::*, nan1, nan2, pack, round,
+    round_unp, shr_round,
 };
 use crate::state::fpu::F80;
 
@@ -297,4 +298,130 @@ pub fn constant(which: u8, rc: u8) -> F80 {
             const_round(s, e, false, rc)
         }
     }
+}
+
+// ---- comparisons and conversions to integers and binary32/64 ----------
+
+/// Ordering of two non-NaN operands (zeros compare equal).
+pub fn cmp_values(a: &Unp, b: &Unp) -> Ordering {
+    use Cls::*;
+    if a.cls == Zero && b.cls == Zero {
+        return Ordering::Equal;
+    }
+    if a.sign != b.sign {
+        return if a.sign {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+    }
+    let key = |u: &Unp| match u.cls {
+        Zero => (0, 0, 0),
+        Inf => (2, 0, 0),
+        _ => (1, u.exp, u.sig),
+    };
+    let m = key(a).cmp(&key(b));
+    if a.sign { m.reverse() } else { m }
+}
+
+/// Compares `a` with `b`: Some(ordering) or None for unordered, and
+/// whether an unmasked exception was raised (the condition codes are set
+/// anyway; the instruction does not pop). `quiet` (FUCOM*) raises #IA
+/// only for SNaNs; FCOM* for any NaN.
+pub fn compare(env: &mut Env, a: &Unp, b: &Unp, quiet: bool) -> (Option<Ordering>, bool) {
+    if a.cls == Cls::Bad || b.cls == Cls::Bad {
+        return (None, env.trap(IE));
+    }
+    if a.is_nan() || b.is_nan() {
+        let sn = a.cls == Cls::SNaN || b.cls == Cls::SNaN;
+        return (None, (sn || !quiet) && env.trap(IE));
+    }
+    let trapped = (a.den || b.den) && env.trap(DE);
+    (Some(cmp_values(a, b)), trapped)
+}
+
+/// Converts to a signed integer of `bits` bits, rounding by RC (or toward
+/// zero when `trunc`). Err(Trap) when an unmasked #IA suppresses the store;
+/// a masked one yields the integer indefinite.
+pub fn to_int(env: &mut Env, a: &Unp, bits: u32, trunc: bool) -> Result<i64, Trap> {
+    let indefinite = i64::MIN >> (64 - bits);
+    let invalid = |env: &mut Env| {
+        if env.trap(IE) {
+            Err(Trap)
+        } else {
+            Ok(indefinite)
+        }
+    };
+    match a.cls {
+        Cls::Zero => return Ok(0),
+        Cls::Finite => {}
+        _ => return invalid(env),
+    }
+    let rc = if trunc { 3 } else { env.rc() };
+    // value = sig × 2^(exp − BIAS − 63)
+    let sh = BIAS + 63 - a.exp;
+    if sh <= 0 {
+        // |value| ≥ 2^63: only −2^63 exactly fits (in 64 bits).
+        if bits == 64 && sh == 0 && a.sign && a.sig == 1 << 63 {
+            return Ok(i64::MIN);
+        }
+        return invalid(env);
+    }
+    let (q, inexact, up) = shr_round(u128::from(a.sig), sh as u32, rc, a.sign);
+    let limit = 1u128 << (bits - 1);
+    if q > limit || (q == limit && !a.sign) {
+        return invalid(env);
+    }
+    if inexact {
+        env.flags |= PE;
+        env.c1 = up;
+    }
+    let m = q as u64 as i64;
+    Ok(if a.sign { m.wrapping_neg() } else { m })
+}
+
+/// Converts to binary32/binary64 (`fmt` = [`SGL`]/[`DBL`]) as FST does;
+/// Err(Trap) when an unmasked exception suppresses the store.
+pub fn to_fmt(env: &mut Env, a: &Unp, fmt: &Fmt) -> Result<Out, Trap> {
+    let nan = |sign: bool, sig: u64| Out {
+        sign,
+        exp: fmt.emax,
+        sig: sig & (!0u64 << (64 - fmt.p)),
+    };
+    let r = match a.cls {
+        Cls::Bad => {
+            if env.trap(IE) {
+                return Err(Trap);
+            }
+            nan(true, 0xC000_0000_0000_0000)
+        }
+        Cls::SNaN | Cls::QNaN => {
+            if a.cls == Cls::SNaN && env.trap(IE) {
+                return Err(Trap);
+            }
+            nan(a.sign, a.sig | 1 << 62)
+        }
+        Cls::Inf => Out {
+            sign: a.sign,
+            exp: fmt.emax,
+            sig: 1 << 63,
+        },
+        Cls::Zero => Out {
+            sign: a.sign,
+            exp: fmt.emin - 1,
+            sig: 0,
+        },
+        Cls::Finite => {
+            let r = round_unp(env, a, fmt, fmt.p);
+            if env.flags & (OE | UE) & !env.cw != 0 {
+                // Unmasked #O/#U on a memory destination: nothing is
+                // stored and only the OE/UE flag is reported.
+                env.flags &= !PE;
+                env.c1 = false;
+                return Err(Trap);
+            }
+            r
+        }
+    };
+    Ok(r)
 }
