@@ -380,7 +380,7 @@ pub fn to_int(env: &mut Env, a: &Unp, bits: u32, trunc: bool) -> Result<i64, Tra
     Ok(if a.sign { m.wrapping_neg() } else { m })
 }
 
-/// Converts to binary32/binary64 (`fmt` = [`SGL`]/[`DBL`]) as FST does;
+/// Converts to binary32/binary64 (`fmt` = [`SGL`](super::sf::SGL)/[`DBL`](super::sf::DBL)) as FST does;
 /// Err(Trap) when an unmasked exception suppresses the store.
 pub fn to_fmt(env: &mut Env, a: &Unp, fmt: &Fmt) -> Result<Out, Trap> {
     let nan = |sign: bool, sig: u64| Out {
