@@ -143,6 +143,19 @@ pub fn update_es(f: &mut FpuState) {
     }
 }
 
+/// The full tag word for an abridged one (FXRSTOR/XRSTOR: bit i set =
+/// physical register i not empty), tags computed from the contents.
+pub fn tags_from_abridged(f: &FpuState, abridged: u8) -> u16 {
+    (0..8).fold(0, |acc, p| {
+        let t = if abridged & (1 << p) == 0 {
+            tag::EMPTY
+        } else {
+            sf::tag_of(f.regs[p])
+        };
+        acc | t << (2 * p)
+    })
+}
+
 /// Merges an operation's flags and C1 into FSW.
 #[inline]
 pub fn commit(f: &mut FpuState, env: &Env) {

@@ -172,3 +172,17 @@ fn remainders_and_constants() {
     assert_eq!(sfx::constant(sfx::PI, 1).significand, 0xC90F_DAA2_2168_C234);
     assert_eq!(env.flags, 0);
 }
+
+#[test]
+fn abridged_tags_expand_by_contents() {
+    let mut f = crate::state::fpu::FpuState::reset();
+    f.regs[0] = ONE;
+    f.regs[1] = v(0, 0);
+    f.regs[2] = v(1, 0);
+    f.regs[3] = v(1 << 63, 0x7FFF);
+    let full = super::tags_from_abridged(&f, 0b1000_1111);
+    // R7 (a zero) and R3..R0: special, special, zero, valid; R6..R4 empty.
+    assert_eq!(full, 0b01_11_11_11_10_10_01_00);
+    f.ftw = full;
+    assert_eq!(f.abridged_tag(), 0b1000_1111);
+}
