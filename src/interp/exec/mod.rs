@@ -16,6 +16,7 @@ pub mod shift;
 pub mod stack;
 pub mod string;
 pub mod system;
+pub mod x87;
 
 use super::cpu::Cpu;
 use super::platform::Platform;
