@@ -57,6 +57,7 @@ img=$(basename "$2" .flat)
 shift 2
 initrd=
 while [ $# -gt 0 ]; do
+    case "$1" in --*=*) echo "ARG $1"; shift; continue;; esac
     [ "$1" = --initrd ] && initrd=$2
     echo "ARG $1=$2"
     shift 2

@@ -67,6 +67,10 @@ pub const IA32_FS_BASE: u32 = 0xC000_0100;
 pub const IA32_GS_BASE: u32 = 0xC000_0101;
 pub const IA32_KERNEL_GS_BASE: u32 = 0xC000_0102;
 pub const IA32_TSC_AUX: u32 = 0xC000_0103;
+/// AMD: legacy performance event selectors / counters (APM Vol. 2 13.2):
+/// PerfEvtSel0–3 at C001_0000h, PerfCtr0–3 at C001_0004h.
+pub const AMD_PERF_FIRST: u32 = 0xC001_0000;
+pub const AMD_PERF_LAST: u32 = 0xC001_0007;
 /// AMD: VIRT_SPEC_CTRL (CPUID 8000_0008:EBX[25] virt-ssbd).
 pub const AMD_VIRT_SPEC_CTRL: u32 = 0xC001_011F;
 /// AMD: VM_CR (APM Vol. 2 15.30.1).

@@ -44,22 +44,30 @@ pub struct Job {
 impl Job {
     /// The arguments after the program name: `run IMAGE --cpu ...`.
     pub fn args(&self) -> Vec<OsString> {
+        fn push_word(a: &mut Vec<OsString>, w: OsString) {
+            a.push(w);
+        }
         let p = &self.plan;
         let mut a: Vec<OsString> = vec!["run".into(), p.image.clone().into()];
-        let mut push = |k: &str, v: OsString| {
+        let push = |a: &mut Vec<OsString>, k: &str, v: OsString| {
             a.push(k.into());
             a.push(v);
         };
-        push("--cpu", p.cpu.clone().into());
-        push("--smp", p.smp.to_string().into());
-        push("-m", p.mem_mib.to_string().into());
+        push(&mut a, "--cpu", p.cpu.clone().into());
+        push(&mut a, "--smp", p.smp.to_string().into());
+        push(&mut a, "-m", p.mem_mib.to_string().into());
         if let Some(app) = &p.append {
-            push("--append", app.into());
+            // `--append=ARGS` as one word: test arguments often start with
+            // a dash (`-p`, `-e`), which would otherwise parse as a flag.
+            let mut w = OsString::from("--append=");
+            w.push(app);
+            push_word(&mut a, w);
         }
-        push("--initrd", self.initrd.clone().into());
-        push("--accel", self.accel.name().into());
+        push(&mut a, "--initrd", self.initrd.clone().into());
+        push(&mut a, "--accel", self.accel.name().into());
         if let Some(t) = p.timeout {
             push(
+                &mut a,
                 "--timeout",
                 t.as_secs_f64().ceil().max(1.0).to_string().into(),
             );
@@ -308,7 +316,7 @@ mod tests {
             .collect();
         assert_eq!(
             args.join("|"),
-            "run|/k/x86/t.flat|--cpu|max,+vmx|--smp|2|-m|2048|--append|a b|--initrd|logs/t.env|--accel|interp|--timeout|2"
+            "run|/k/x86/t.flat|--cpu|max,+vmx|--smp|2|-m|2048|--append=a b|--initrd|logs/t.env|--accel|interp|--timeout|2"
         );
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");

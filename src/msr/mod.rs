@@ -440,6 +440,13 @@ pub fn read(state: &VcpuState, ctx: &MsrCtx, msr: u32, who: Initiator) -> Result
             require(has(Feature::VirtSsbd))?;
             m.virt_spec_ctrl
         }
+        // nestor models no performance counters. The four legacy AMD
+        // counters exist on every AMD64 processor, so they read as zero
+        // and ignore writes (what KVM does with its PMU disabled).
+        AMD_PERF_FIRST..=AMD_PERF_LAST => {
+            require(model.vendor == Vendor::Amd)?;
+            0
+        }
         AMD_VM_CR => {
             require(has(Feature::Svm))?;
             state.nested.svm.vm_cr
@@ -583,8 +590,9 @@ pub fn write(
             let changed = value ^ m.misc_enable;
             check(value & !(misc_enable::WRITABLE | misc_enable::READ_ONLY) == 0)?;
             check(!guest || changed & misc_enable::READ_ONLY == 0)?;
-            // MONITOR/MWAIT can only be enabled if the model has it.
-            check(value & misc_enable::MONITOR == 0 || has(Feature::Monitor))?;
+            // Bit 18 (MONITOR/MWAIT enable) is writable whatever the model
+            // says; CPUID only shows MONITOR if the model has it *and* the
+            // bit is set (kvm-unit-tests' msr test writes it on qemu64).
             check(value & misc_enable::XD_DISABLE == 0 || has(Feature::Nx))?;
             m.misc_enable = value;
             return Ok(MsrEffect::Cpuid);
@@ -701,6 +709,7 @@ pub fn write(
             check(value & !spec_ctrl::SSBD == 0)?;
             m.virt_spec_ctrl = value;
         }
+        AMD_PERF_FIRST..=AMD_PERF_LAST => require(model.vendor == Vendor::Amd)?,
         AMD_VM_CR => {
             require(has(Feature::Svm))?;
             let svm = &mut state.nested.svm;
