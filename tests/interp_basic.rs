@@ -254,3 +254,45 @@ fn byte_registers_with_and_without_rex() {
     assert_eq!(h.reg(15) & 0xFF, 0x34);
     assert_eq!(h.reg(6) & 0xFF, 0x66);
 }
+
+/// BCD adjustments (SDM Vol. 2A examples for DAA/DAS; AAA/AAS/AAM/AAD).
+#[test]
+fn bcd_adjust_instructions_real_mode() {
+    let code = asm(16, |a| {
+        a.mov(al, 0x79u32).unwrap();
+        a.add(al, 0x35u32).unwrap();
+        a.daa().unwrap();
+        a.mov(bl, al).unwrap();
+        a.setc(bh).unwrap();
+        a.mov(al, 0x35u32).unwrap();
+        a.sub(al, 0x47u32).unwrap();
+        a.das().unwrap();
+        a.mov(cl, al).unwrap();
+        a.setc(ch).unwrap();
+        a.mov(ax, 0x0009u32).unwrap();
+        a.add(al, 0x08u32).unwrap();
+        a.aaa().unwrap();
+        a.mov(dx, ax).unwrap();
+        a.mov(ax, 0x0102u32).unwrap();
+        a.sub(al, 0x05u32).unwrap();
+        a.aas().unwrap();
+        a.mov(si, ax).unwrap();
+        a.mov(al, 63u32).unwrap();
+        a.aam(10u32).unwrap();
+        a.mov(di, ax).unwrap();
+        a.mov(ax, 0x0603u32).unwrap();
+        a.aad(10u32).unwrap();
+        a.mov(bp, ax).unwrap();
+        a.mov(eax, 0u32).unwrap();
+        a.out(0xF4, eax).unwrap();
+    });
+    let mut h = Harness::new("max", Mode::Real, &code);
+    let (r, e) = h.run(1000);
+    assert_eq!(e, Some(0), "{r:?}");
+    assert_eq!(h.reg(3) & 0xFFFF, 0x0114, "DAA: AL=0x14, CF=1");
+    assert_eq!(h.reg(1) & 0xFFFF, 0x0188, "DAS: AL=0x88, CF=1");
+    assert_eq!(h.reg(2) & 0xFFFF, 0x0107, "AAA");
+    assert_eq!(h.reg(6) & 0xFFFF, 0x0007, "AAS");
+    assert_eq!(h.reg(7) & 0xFFFF, 0x0603, "AAM");
+    assert_eq!(h.reg(5) & 0xFFFF, 0x003F, "AAD");
+}

@@ -169,6 +169,106 @@ fn unary_m<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 
+// ---- BCD adjustments (legacy modes only; SDM Vol. 2A "DAA", "DAS",
+// "AAA", "AAS", "AAM", "AAD") -------------------------------------------
+
+fn status(ctx: &Ctx) -> u64 {
+    ctx.cpu.get_rflags()
+}
+
+/// Sets CF/AF explicitly and SF/ZF/PF from the 8-bit result (OF undefined:
+/// cleared).
+fn set_bcd_flags(ctx: &mut Ctx, al: u64, cf: bool, af: bool) {
+    use crate::state::rflags;
+    let mut f = LazyFlags::default();
+    f.set_logic(al & 0xFF, 8);
+    let mut v = (status(ctx) & !rflags::STATUS) | f.status();
+    if cf {
+        v |= rflags::CF;
+    }
+    if af {
+        v |= rflags::AF;
+    }
+    ctx.cpu.lf.load_status(v);
+}
+
+fn daa_das<const SUB: bool>(ctx: &mut Ctx, _op: &Op) -> Exec {
+    let old_al = ctx.cpu.regs[0] & 0xFF;
+    let old_cf = ctx.cpu.lf.cf();
+    let mut al = old_al;
+    let (mut cf, mut af) = (false, false);
+    if al & 0xF > 9 || ctx.cpu.lf.af() {
+        al = if SUB {
+            al.wrapping_sub(6)
+        } else {
+            al.wrapping_add(6)
+        } & 0xFF;
+        cf = old_cf || if SUB { old_al < 6 } else { old_al + 6 > 0xFF };
+        af = true;
+    }
+    if old_al > 0x99 || old_cf {
+        al = if SUB {
+            al.wrapping_sub(0x60)
+        } else {
+            al.wrapping_add(0x60)
+        } & 0xFF;
+        cf = true;
+    }
+    ctx.set_reg::<super::W8>(0, al);
+    set_bcd_flags(ctx, al, cf, af);
+    Ok(())
+}
+
+fn aaa_aas<const SUB: bool>(ctx: &mut Ctx, _op: &Op) -> Exec {
+    let ax = ctx.cpu.regs[0] & 0xFFFF;
+    let adjust = ax & 0xF > 9 || ctx.cpu.lf.af();
+    let ax = if adjust {
+        if SUB {
+            let al = (ax & 0xFF).wrapping_sub(6) & 0xFF;
+            let ah = ((ax >> 8).wrapping_sub(1)) & 0xFF;
+            (ah << 8) | al
+        } else {
+            let sum = ax.wrapping_add(0x106) & 0xFFFF;
+            sum
+        }
+    } else {
+        ax
+    };
+    let ax = ax & 0xFF0F;
+    ctx.set_reg::<super::W16>(0, ax);
+    set_bcd_flags(ctx, ax & 0xFF, adjust, adjust);
+    Ok(())
+}
+
+/// AAM imm8: AH = AL / imm, AL = AL % imm (#DE on 0).
+fn aam(ctx: &mut Ctx, op: &Op) -> Exec {
+    let base = op.imm & 0xFF;
+    if base == 0 {
+        return Err(ctx.cpu.raise(crate::interp::events::vec::DE, None));
+    }
+    let al = ctx.cpu.regs[0] & 0xFF;
+    let (q, r) = (al / base, al % base);
+    ctx.set_reg::<super::W16>(0, (q << 8) | r);
+    set_bcd_flags(ctx, r, false, false);
+    Ok(())
+}
+
+/// AAD imm8: AL = AL + AH × imm, AH = 0.
+fn aad(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ax = ctx.cpu.regs[0] & 0xFFFF;
+    let al = ((ax & 0xFF) + (ax >> 8) * (op.imm & 0xFF)) & 0xFF;
+    ctx.set_reg::<super::W16>(0, al);
+    set_bcd_flags(ctx, al, false, false);
+    Ok(())
+}
+
+/// SALC (undocumented, legacy modes): AL = CF ? 0xFF : 0.
+fn salc(ctx: &mut Ctx, _op: &Op) -> Exec {
+    let v = if ctx.cpu.lf.cf() { 0xFF } else { 0 };
+    ctx.set_reg::<super::W8>(0, v);
+    Ok(())
+}
+
 macro_rules! pick2 {
     ($f:ident, $bits:expr, $op:expr, [$($c:ident),*]) => {
         match $op {
@@ -189,6 +289,19 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
         Mnemonic::Xor => XOR,
         Mnemonic::Cmp => CMP,
         Mnemonic::Test => TEST,
+        Mnemonic::Daa => return Decoded::next(daa_das::<false>),
+        Mnemonic::Das => return Decoded::next(daa_das::<true>),
+        Mnemonic::Aaa => return Decoded::next(aaa_aas::<false>),
+        Mnemonic::Aas => return Decoded::next(aaa_aas::<true>),
+        Mnemonic::Aam => {
+            op.imm = u64::from(insn.immediate8());
+            return Decoded::next(aam);
+        }
+        Mnemonic::Aad => {
+            op.imm = u64::from(insn.immediate8());
+            return Decoded::next(aad);
+        }
+        Mnemonic::Salc => return Decoded::next(salc),
         Mnemonic::Inc | Mnemonic::Dec | Mnemonic::Neg | Mnemonic::Not => {
             let u = match insn.mnemonic() {
                 Mnemonic::Inc => INC,

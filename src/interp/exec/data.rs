@@ -263,6 +263,50 @@ fn movbe_mr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.store::<W>(op, v.swap_bytes() >> (64 - W::BITS))
 }
 
+/// LDS/LES/LFS/LGS/LSS r, m16:16/32/64: load the segment (op.imm2 =
+/// segment register) first, then the offset register.
+fn load_far<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ea = ctx.ea(op);
+    let off = ctx.read_seg::<W>(op.seg, ea)?;
+    let sel_ea = ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize];
+    let sel = ctx.read_seg::<W16>(op.seg, sel_ea)? as u16;
+    let r = load_sreg(ctx, op.imm2 as u8, sel);
+    if let Err(Stop::Fault) = r {
+        return r;
+    }
+    ctx.set_reg::<W>(op.r0, off);
+    r
+}
+
+/// ARPL r/m16, r16 (legacy protected mode): raise the RPL of the
+/// destination selector to the source's, ZF = adjusted.
+fn arpl<const MEM: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    if matches!(
+        ctx.cpu.mode,
+        crate::interp::cpu::Mode::Real | crate::interp::cpu::Mode::V86
+    ) {
+        return Err(ctx.cpu.ud());
+    }
+    let d = if MEM {
+        ctx.load::<W16>(op)?
+    } else {
+        ctx.reg::<W16>(op.r0)
+    };
+    let s = ctx.reg::<W16>(op.r1);
+    let adjust = d & 3 < s & 3;
+    if adjust {
+        let v = (d & !3) | (s & 3);
+        if MEM {
+            ctx.store::<W16>(op, v)?;
+        } else {
+            ctx.set_reg::<W16>(op.r0, v);
+        }
+    }
+    let f = (ctx.cpu.get_rflags() & !rflags::ZF) | if adjust { rflags::ZF } else { 0 };
+    ctx.cpu.lf.load_status(f);
+    Ok(())
+}
+
 fn nop(_ctx: &mut Ctx, _op: &Op) -> Exec {
     Ok(())
 }
@@ -367,6 +411,28 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             }
         }
         Mnemonic::Lea => by_width!(bits, lea),
+        Mnemonic::Lds | Mnemonic::Les | Mnemonic::Lfs | Mnemonic::Lgs | Mnemonic::Lss => {
+            op.imm2 = match insn.mnemonic() {
+                Mnemonic::Les => SegReg::Es,
+                Mnemonic::Lss => SegReg::Ss,
+                Mnemonic::Lds => SegReg::Ds,
+                Mnemonic::Lfs => SegReg::Fs,
+                _ => SegReg::Gs,
+            } as u16;
+            let w = operand_bits(insn, 0);
+            return Decoded::end(match w {
+                16 => load_far::<W16>,
+                32 => load_far::<W32>,
+                _ => load_far::<W64>,
+            });
+        }
+        Mnemonic::Arpl => {
+            if insn.op0_kind() == OpKind::Memory {
+                arpl::<true>
+            } else {
+                arpl::<false>
+            }
+        }
         Mnemonic::Xchg => match (k0, k1) {
             (OpKind::Register, OpKind::Register) => by_width!(bits, xchg_rr),
             (OpKind::Memory, OpKind::Register) => by_width!(bits, xchg_mr),
