@@ -228,8 +228,7 @@ fn aaa_aas<const SUB: bool>(ctx: &mut Ctx, _op: &Op) -> Exec {
             let ah = ((ax >> 8).wrapping_sub(1)) & 0xFF;
             (ah << 8) | al
         } else {
-            let sum = ax.wrapping_add(0x106) & 0xFFFF;
-            sum
+            ax.wrapping_add(0x106) & 0xFFFF
         }
     } else {
         ax
