@@ -46,8 +46,16 @@ const EMPTY: TlbEntry = TlbEntry {
     global: false,
 };
 
+/// Entries of the victim TLB: translations evicted from the direct-mapped
+/// table by a conflicting page, kept so that two hot pages sharing an
+/// index (a stack and a data page 4 MiB apart) do not walk the page
+/// tables on every access (QEMU's TCG does the same).
+const VICTIMS: usize = 8;
+
 pub struct Tlb {
     pub e: Box<[TlbEntry; TLB_SIZE]>,
+    victim: [TlbEntry; VICTIMS],
+    victim_next: usize,
     /// 1 when CPL = 3 (user key), else 0.
     pub key: u64,
 }
@@ -62,6 +70,8 @@ impl Tlb {
     pub fn new() -> Self {
         Tlb {
             e: Box::new([EMPTY; TLB_SIZE]),
+            victim: [EMPTY; VICTIMS],
+            victim_next: 0,
             key: 0,
         }
     }
@@ -73,11 +83,12 @@ impl Tlb {
 
     pub fn flush_all(&mut self) {
         self.e.fill(EMPTY);
+        self.victim.fill(EMPTY);
     }
 
     /// Flushes everything but global translations (MOV to CR3).
     pub fn flush_nonglobal(&mut self) {
-        for e in self.e.iter_mut() {
+        for e in self.e.iter_mut().chain(self.victim.iter_mut()) {
             if !e.global {
                 *e = EMPTY;
             }
@@ -86,22 +97,60 @@ impl Tlb {
 
     /// INVLPG: drops any translation of the page containing `la`.
     pub fn flush_page(&mut self, la: u64) {
-        let e = &mut self.e[Self::index(la)];
-        if e.read & !0xFFF == la & !0xFFF
-            || e.write & !0xFFF == la & !0xFFF
-            || e.exec & !0xFFF == la & !0xFFF
-        {
-            *e = EMPTY;
+        let page = la & !0xFFF;
+        let i = Self::index(la);
+        for e in std::iter::once(&mut self.e[i]).chain(self.victim.iter_mut()) {
+            if e.read & !0xFFF == page || e.write & !0xFFF == page || e.exec & !0xFFF == page {
+                *e = EMPTY;
+            }
         }
     }
 
     /// A physical page now holds decoded code: stop fast-path writes to it.
     pub fn protect_code_page(&mut self, pa_page: u64) {
-        for e in self.e.iter_mut() {
+        for e in self.e.iter_mut().chain(self.victim.iter_mut()) {
             if e.pa_page == pa_page {
                 e.write = INVALID;
             }
         }
+    }
+
+    /// Installs `entry` for `la`, moving the entry it displaces (if it
+    /// translates another page) to the victim TLB.
+    fn install(&mut self, la: u64, entry: TlbEntry) {
+        let i = Self::index(la);
+        let old = self.e[i];
+        let live = old.read != INVALID || old.write != INVALID || old.exec != INVALID;
+        let same = [old.read, old.write, old.exec]
+            .iter()
+            .any(|&t| t != INVALID && t & !0xFFF == la & !0xFFF);
+        if live && !same {
+            self.victim[self.victim_next] = old;
+            self.victim_next = (self.victim_next + 1) % VICTIMS;
+        }
+        self.e[i] = entry;
+    }
+
+    /// On a miss: if the victim TLB holds the translation for this access,
+    /// swap it into the table. Returns whether the fast path now hits.
+    #[cold]
+    fn refill_from_victim(&mut self, la: u64, acc: Access) -> bool {
+        let tag = (la & !0xFFF) | self.key;
+        let i = Self::index(la);
+        for v in 0..VICTIMS {
+            let e = self.victim[v];
+            let t = match acc {
+                Access::Read => e.read,
+                Access::Write => e.write,
+                Access::Exec => e.exec,
+            };
+            if t == tag {
+                self.victim[v] = self.e[i];
+                self.e[i] = e;
+                return true;
+            }
+        }
+        false
     }
 
     /// Host pointer for an access that hits the fast path.
@@ -402,8 +451,7 @@ impl Ctx<'_> {
         let read = read && !pk;
         let write = write && !pk && t.dirty && !code;
         let page_tag = (la & !0xFFF) | key;
-        let e = &mut cpu.tlb.e[Tlb::index(la)];
-        *e = TlbEntry {
+        let entry = TlbEntry {
             read: if read { page_tag } else { INVALID },
             write: if write { page_tag } else { INVALID },
             exec: if exec { page_tag } else { INVALID },
@@ -411,6 +459,7 @@ impl Ctx<'_> {
             pa_page,
             global: t.global,
         };
+        cpu.tlb.install(la, entry);
         cpu.stats.tlb_fills += 1;
     }
 
@@ -418,7 +467,7 @@ impl Ctx<'_> {
         let key = self.cpu.tlb.key;
         let user_ok = key == 0 || t.user;
         let tag = (la & !0xFFF) | key;
-        self.cpu.tlb.e[Tlb::index(la)] = TlbEntry {
+        let entry = TlbEntry {
             read: if user_ok { tag } else { INVALID },
             write: INVALID,
             exec: if user_ok && !t.nx { tag } else { INVALID },
@@ -426,6 +475,7 @@ impl Ctx<'_> {
             pa_page,
             global: t.global,
         };
+        self.cpu.tlb.install(la, entry);
     }
 
     #[cold]
@@ -447,6 +497,11 @@ impl Ctx<'_> {
             }
             return Ok(v);
         }
+        if !req.implicit && self.cpu.tlb.refill_from_victim(la, Access::Read) {
+            if let Some(p) = self.cpu.tlb.hit(la, size, Access::Read) {
+                return Ok(load_le(p, size));
+            }
+        }
         let p = self.translate(la, Access::Read, req)?;
         self.phys_read(p, 0, size)
     }
@@ -467,6 +522,12 @@ impl Ctx<'_> {
                 }
             }
             return Ok(());
+        }
+        if !req.implicit && self.cpu.tlb.refill_from_victim(la, Access::Write) {
+            if let Some(p) = self.cpu.tlb.hit(la, size, Access::Write) {
+                store_le(p, size, v);
+                return Ok(());
+            }
         }
         let p = self.translate(la, Access::Write, req)?;
         self.phys_write(p, 0, size, v)
@@ -568,6 +629,11 @@ impl Ctx<'_> {
         let la = la & self.cpu.la_mask;
         let e = &self.cpu.tlb.e[Tlb::index(la)];
         if e.exec == (la & !0xFFF) | self.cpu.tlb.key {
+            let host = (la as usize).wrapping_add(e.addend) as *const u8;
+            return Ok((e.pa_page | (la & 0xFFF), Some(host)));
+        }
+        if self.cpu.tlb.refill_from_victim(la, Access::Exec) {
+            let e = &self.cpu.tlb.e[Tlb::index(la)];
             let host = (la as usize).wrapping_add(e.addend) as *const u8;
             return Ok((e.pa_page | (la & 0xFFF), Some(host)));
         }
