@@ -497,10 +497,11 @@ impl Ctx<'_> {
             }
             return Ok(v);
         }
-        if !req.implicit && self.cpu.tlb.refill_from_victim(la, Access::Read) {
-            if let Some(p) = self.cpu.tlb.hit(la, size, Access::Read) {
-                return Ok(load_le(p, size));
-            }
+        if !req.implicit
+            && self.cpu.tlb.refill_from_victim(la, Access::Read)
+            && let Some(p) = self.cpu.tlb.hit(la, size, Access::Read)
+        {
+            return Ok(load_le(p, size));
         }
         let p = self.translate(la, Access::Read, req)?;
         self.phys_read(p, 0, size)
@@ -523,11 +524,12 @@ impl Ctx<'_> {
             }
             return Ok(());
         }
-        if !req.implicit && self.cpu.tlb.refill_from_victim(la, Access::Write) {
-            if let Some(p) = self.cpu.tlb.hit(la, size, Access::Write) {
-                store_le(p, size, v);
-                return Ok(());
-            }
+        if !req.implicit
+            && self.cpu.tlb.refill_from_victim(la, Access::Write)
+            && let Some(p) = self.cpu.tlb.hit(la, size, Access::Write)
+        {
+            store_le(p, size, v);
+            return Ok(());
         }
         let p = self.translate(la, Access::Write, req)?;
         self.phys_write(p, 0, size, v)
