@@ -50,6 +50,10 @@ pub const APIC_VERSION: u32 = 0x14 | ((LVT_COUNT as u32 - 1) << 16);
 pub struct LapicState {
     /// The APIC ID (x2APIC width). The xAPIC ID register shows bits 7:0 in 31:24.
     pub id: u32,
+    /// The ID the processor was given at RESET; software may change the
+    /// xAPIC ID, but an APIC reset (global disable) restores this one.
+    #[serde(default)]
+    pub initial_id: u32,
     pub tpr: u32,
     pub ldr: u32,
     pub dfr: u32,
@@ -70,6 +74,10 @@ pub struct LapicState {
     pub timer_load_time: u64,
     /// IA32_TSC_DEADLINE.
     pub tsc_deadline: u64,
+    /// A one-shot count reached zero and the timer stopped; switching to
+    /// periodic mode does not restart it (only a TMICT write does).
+    #[serde(default)]
+    pub timer_stopped: bool,
 }
 
 impl LapicState {
@@ -81,6 +89,7 @@ impl LapicState {
     pub fn reset(id: u32) -> Self {
         LapicState {
             id,
+            initial_id: id,
             tpr: 0,
             ldr: 0,
             dfr: 0xFFFF_FFFF,
@@ -96,6 +105,7 @@ impl LapicState {
             timer_divide: 0,
             timer_load_time: 0,
             tsc_deadline: 0,
+            timer_stopped: false,
         }
     }
 

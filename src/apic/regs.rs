@@ -131,7 +131,10 @@ impl LapicState {
 
     /// Current-count register at time `now`.
     pub fn timer_current(&self, now: u64) -> u32 {
-        if self.timer_initial == 0 || self.timer_mode() == timer_mode::TSC_DEADLINE {
+        if self.timer_initial == 0
+            || self.timer_stopped
+            || self.timer_mode() == timer_mode::TSC_DEADLINE
+        {
             return 0;
         }
         let elapsed = now.saturating_sub(self.timer_load_time) >> self.timer_shift();
@@ -293,6 +296,7 @@ impl LapicState {
                 }
                 self.timer_initial = v;
                 self.timer_load_time = env.now;
+                self.timer_stopped = false;
                 ApicAction::TimerChanged
             }
             off::TIMER_DIVIDE => {
@@ -339,9 +343,17 @@ impl LapicState {
         // Keep the read-only delivery-status / remote-IRR bits.
         self.lvt[i] = new | (old & !writable & ((1 << 12) | (1 << 14)));
         if i == Lvt::Timer as usize {
-            if (old >> 17) & 3 != (new >> 17) & 3 {
+            let (om, nm) = ((old >> 17) & 3, (new >> 17) & 3);
+            if om == timer_mode::ONE_SHOT && nm == timer_mode::PERIODIC && self.timer_initial != 0 {
+                // An expired one-shot count stays at zero in periodic mode.
+                let shift = self.timer_shift();
+                let expired = env.now.saturating_sub(self.timer_load_time) >> shift
+                    >= u64::from(self.timer_initial);
+                self.timer_stopped |= expired;
+            }
+            if om != nm && (om == timer_mode::TSC_DEADLINE || nm == timer_mode::TSC_DEADLINE) {
                 // SDM 11.5.4.1: switching into or out of TSC-deadline mode
-                // disarms the timer.
+                // disarms the timer; one-shot ↔ periodic keeps counting.
                 self.timer_initial = 0;
                 self.tsc_deadline = 0;
             }

@@ -52,7 +52,10 @@ pub fn next_deadline(lapic: &LapicState, now: u64, tsc_offset: u64) -> Option<u6
         let target = clock::tsc_at(now).saturating_add(deadline - cur);
         return Some(clock::ns_for_ticks(target, TSC_HZ));
     }
-    if lapic.timer_initial == 0 || lapic.lvt[Lvt::Timer as usize] & LVT_MASKED != 0 {
+    if lapic.timer_initial == 0
+        || lapic.timer_stopped
+        || lapic.lvt[Lvt::Timer as usize] & LVT_MASKED != 0
+    {
         return None;
     }
     let p = u128::from(period(lapic));
@@ -86,7 +89,11 @@ pub fn fire(lapic: &mut LapicState, now: u64, tsc_offset: u64) -> Accepted {
             }
             hit
         }
-        _ => lapic.timer_initial != 0 && now.saturating_sub(lapic.timer_load_time) >= period(lapic),
+        _ => {
+            lapic.timer_initial != 0
+                && !lapic.timer_stopped
+                && now.saturating_sub(lapic.timer_load_time) >= period(lapic)
+        }
     };
     if !expired {
         return Accepted::Dropped;

@@ -118,6 +118,24 @@ pub fn run(args: &RunArgs) -> Result<i32, CliError> {
     let _ = std::io::stdout().flush();
     if !matches!(outcome, Outcome::DebugExit(_)) {
         eprintln!("nestor: {}", outcome.describe());
+        if matches!(
+            outcome,
+            Outcome::Timeout | Outcome::Hang | Outcome::InsnLimit | Outcome::TripleFault { .. }
+        ) {
+            for (i, v) in machine.vcpus.iter_mut().enumerate() {
+                let s = v.cpu.export();
+                eprintln!(
+                    "nestor: vcpu{i}: {:?} at {:04x}:{:016x} rflags={:x} cr0={:x} cr3={:x} cr4={:x}",
+                    s.activity,
+                    s.seg(crate::state::SegReg::Cs).selector,
+                    s.rip,
+                    s.rflags,
+                    s.cr.cr0,
+                    s.cr.cr3,
+                    s.cr.cr4
+                );
+            }
+        }
     }
     if args.stats {
         print_stats(&machine, wall.as_secs_f64());

@@ -116,6 +116,11 @@ pub struct Cpu {
     /// Virtual time at `icount == slice_icount` (set by the scheduler).
     pub slice_ns: u64,
     pub slice_icount: u64,
+    /// Virtual time spent in this slice beyond one tick per instruction
+    /// (PAUSE).
+    pub slice_extra_ns: u64,
+    /// The scheduler's next timer deadline: nothing may move time past it.
+    pub slice_deadline: u64,
     pub stats: Stats,
     /// The local APIC timer's configuration (or the TSC) changed: the
     /// machine must re-derive the timer deadline.
@@ -152,6 +157,8 @@ impl Cpu {
             rep_budget: 1,
             slice_ns: 0,
             slice_icount: 0,
+            slice_extra_ns: 0,
+            slice_deadline: u64::MAX,
             stats: Stats::default(),
             timer_dirty: true,
             rng_state: 0x9E37_79B9_7F4A_7C15 ^ u64::from(id).wrapping_mul(0x1234_5678_9ABC_DEF1),
@@ -210,7 +217,29 @@ impl Cpu {
     /// Virtual time now, in nanoseconds.
     #[inline]
     pub fn now(&self) -> u64 {
-        self.slice_ns + (self.icount - self.slice_icount) * clock::NS_PER_INSN
+        self.slice_ns + (self.icount - self.slice_icount) * clock::NS_PER_INSN + self.slice_extra_ns
+    }
+
+    /// Starts a scheduling slice at virtual time `now`.
+    pub fn begin_slice(&mut self, now: u64, deadline: Option<u64>) {
+        self.slice_ns = now;
+        self.slice_icount = self.icount;
+        self.slice_extra_ns = 0;
+        self.slice_deadline = deadline.unwrap_or(u64::MAX);
+    }
+
+    /// PAUSE: a spin-wait hint. It takes [`clock::PAUSE_NS`] of virtual
+    /// time (about what it costs on recent hardware), so that spin loops
+    /// bounded by the TSC end after a realistic number of iterations; it
+    /// never moves time past the next timer deadline. With several vCPUs
+    /// it also ends the slice: the spinner is waiting for another vCPU,
+    /// which on one host thread can only make progress if it runs.
+    pub fn pause(&mut self) {
+        let room = self.slice_deadline.saturating_sub(self.now());
+        self.slice_extra_ns += room.min(clock::PAUSE_NS);
+        if room <= clock::PAUSE_NS || self.vm.cpus() > 1 {
+            self.attention |= attn::EXIT;
+        }
     }
 
     /// The VM's TSC clock now (before this vCPU's TSC offset).

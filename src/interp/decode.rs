@@ -208,7 +208,7 @@ fn fetch_limit_op(ctx: &mut Ctx, _op: &Op) -> Exec {
 /// Picks the handler for one instruction.
 fn select(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Decoded {
     type FamilyDecoder = fn(&Instruction, &mut Op, &Ctx) -> Option<Decoded>;
-    let families: [FamilyDecoder; 11] = [
+    let families: [FamilyDecoder; 12] = [
         exec::alu::decode,
         exec::data::decode,
         exec::stack::decode,
@@ -219,6 +219,7 @@ fn select(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Decoded {
         exec::string::decode,
         exec::io::decode,
         exec::system::decode,
+        exec::hypercall::decode,
         exec::x87::decode,
     ];
     for f in families {

@@ -11,6 +11,8 @@
 
 /// Virtual nanoseconds per retired instruction.
 pub const NS_PER_INSN: u64 = 1;
+/// Virtual nanoseconds a PAUSE takes (in addition to its instruction).
+pub const PAUSE_NS: u64 = 100;
 /// TSC frequency (CPUID leaf 0x15/0x16 report it).
 pub const TSC_HZ: u64 = 1_000_000_000;
 /// Local APIC timer input clock ("bus clock") frequency.

@@ -148,12 +148,11 @@ impl Machine {
                     break;
                 }
                 let interp = &mut self.vcpus[i];
-                interp.cpu.slice_ns = self.now;
-                interp.cpu.slice_icount = interp.cpu.icount;
+                interp.cpu.begin_slice(self.now, deadline);
                 let before = interp.cpu.icount;
                 let r = interp.run(&mut self.board, budget);
                 let delta = interp.cpu.icount - before;
-                self.now += delta * NS_PER_INSN;
+                self.now = interp.cpu.now();
                 self.retired += delta;
                 progressed |= delta > 0;
                 if r == RunExit::Shutdown {

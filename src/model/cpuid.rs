@@ -261,7 +261,9 @@ impl CpuidTable {
                         add(7, 2, true, [0, 0, 0, bits(7, 2, CpuidReg::Edx)]);
                     }
                 }
-                0xB if intel => {
+                // Leaf 0xB is offered for both vendors (as QEMU does; AMD
+                // implements it since Zen).
+                0xB => {
                     // SMT level: one thread per core; core level: all CPUs.
                     add(0xB, 0, true, [0, 1, 1 << 8, 0]);
                     add(0xB, 1, true, [core_bits, topo.cpus, 1 | 2 << 8, 0]);
@@ -283,7 +285,7 @@ impl CpuidTable {
                         }
                     }
                 }
-                4 | 0xB | 0xD => add(leaf, 0, true, [0; 4]),
+                4 | 0xD => add(leaf, 0, true, [0; 4]),
                 _ => add(leaf, 0, false, [0; 4]),
             }
         }

@@ -803,12 +803,15 @@ fn write_apic_base(
     if new == ApicMode::X2Apic && old != ApicMode::X2Apic {
         // SDM 11.12.10.2: in x2APIC mode the logical ID is derived from the
         // APIC ID: cluster = ID[19:4], bit ID[3:0] within the cluster.
+        // The x2APIC ID is the processor's initial APIC ID, whatever was
+        // written to the xAPIC ID register (SDM 11.12.5.1).
+        state.apic.id = state.apic.initial_id;
         state.apic.ldr = crate::apic::deliver::x2apic_ldr(state.apic.id);
     }
     if new == ApicMode::Disabled && old != ApicMode::Disabled {
         // SDM 11.4.3: disabling the APIC through IA32_APIC_BASE returns its
         // registers to the power-up state (the ID survives).
-        state.apic = crate::apic::LapicState::reset(state.apic.id);
+        state.apic = crate::apic::LapicState::reset(state.apic.initial_id);
     }
     Ok(())
 }

@@ -262,7 +262,9 @@ impl VcpuState {
         }
         // SDM 11.4.7.3: the local APIC returns to its power-up state except
         // for the APIC ID.
+        let initial_id = self.apic.initial_id;
         self.apic = LapicState::reset(self.apic.id);
+        self.apic.initial_id = initial_id;
         CachesInvalidated
     }
 }

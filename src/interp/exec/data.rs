@@ -311,6 +311,11 @@ fn nop(_ctx: &mut Ctx, _op: &Op) -> Exec {
     Ok(())
 }
 
+fn pause(ctx: &mut Ctx, _op: &Op) -> Exec {
+    ctx.cpu.pause();
+    Ok(())
+}
+
 /// MOV Sreg, r/m16 (not CS). Loading SS blocks interrupts and debug traps
 /// for one instruction (SDM Vol. 3A 7.8.3).
 fn mov_sreg_r(ctx: &mut Ctx, op: &Op) -> Exec {
@@ -538,8 +543,8 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 by_width!(bits, movbe_mr)
             }
         }
+        Mnemonic::Pause => pause,
         Mnemonic::Nop
-        | Mnemonic::Pause
         | Mnemonic::Endbr32
         | Mnemonic::Endbr64
         | Mnemonic::Prefetchnta

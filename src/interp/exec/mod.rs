@@ -10,6 +10,7 @@ pub mod bits;
 pub mod ctrl;
 pub mod data;
 pub mod far;
+pub mod hypercall;
 pub mod io;
 pub mod muldiv;
 pub mod shift;
