@@ -56,16 +56,18 @@ pub fn run_image(rom: &Rom, args: Option<&str>) -> Result<ImageResult, CliError>
         max_insns: None,
         timeout_ns: Some(60_000_000_000),
     });
+    let retired = m.retired;
     drop(m);
     let output = String::from_utf8_lossy(&buf.borrow()).into_owned();
     Ok(ImageResult {
         outcome,
         output,
-        retired: 0,
+        retired,
     })
 }
 
-fn passed(rom: &Rom, o: &Outcome) -> bool {
+/// Did the image end the way `roms/images.toml` expects?
+pub fn passed(rom: &Rom, o: &Outcome) -> bool {
     if rom.expect_status == roms::SHUTDOWN {
         matches!(o, Outcome::TripleFault { .. })
     } else {
