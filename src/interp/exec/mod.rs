@@ -13,6 +13,7 @@ pub mod far;
 pub mod io;
 pub mod muldiv;
 pub mod shift;
+pub mod sse;
 pub mod stack;
 pub mod string;
 pub mod system;
