@@ -168,14 +168,20 @@ impl<F: Float> K for Dp<F> {
                 F::ZERO
             }
         });
-        let sum = if n == 4 {
-            let t2 = arith::<F, ADD>(e, t[0], t[1]);
-            let t3 = arith::<F, ADD>(e, t[2], t[3]);
-            arith::<F, ADD>(e, t2, t3)
-        } else {
-            arith::<F, ADD>(e, t[0], t[1])
+        // The sums are formed separately for each destination element, in
+        // the operand order the hardware uses (it only decides which NaN
+        // propagates): DPPS element k = (t[k^1] + t[k]) + (t[k^3] + t[k^2]),
+        // DPPD element k = t[k] + t[k^1].
+        let mut sum = |k: usize| {
+            if n == 4 {
+                let p = arith::<F, ADD>(e, t[k ^ 1], t[k]);
+                let q = arith::<F, ADD>(e, t[k ^ 3], t[k ^ 2]);
+                arith::<F, ADD>(e, p, q)
+            } else {
+                arith::<F, ADD>(e, t[k], t[k ^ 1])
+            }
         };
-        build::<F>(|k| if (i >> k) & 1 != 0 { sum } else { F::ZERO })
+        build::<F>(|k| if (i >> k) & 1 != 0 { sum(k) } else { F::ZERO })
     }
 }
 

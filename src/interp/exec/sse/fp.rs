@@ -26,6 +26,7 @@
 use std::cmp::Ordering;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
+use super::exact::{Ex, Num};
 use super::{Ctx, Exec, Lane};
 use crate::interp::events::vec;
 use crate::state::cr4;
@@ -98,6 +99,16 @@ impl Fx {
         x
     }
 
+    /// DAZ on the operands of a multi-operand operation: DE is signalled
+    /// only when no operand is a NaN (as hardware does).
+    #[inline(always)]
+    pub fn daz_n<F: Float, const N: usize>(&mut self, x: [F; N]) -> [F; N] {
+        if x.iter().any(|v| v.is_nan()) {
+            return x.map(|v| self.daz_quiet(v));
+        }
+        x.map(|v| self.daz(v))
+    }
+
     /// DAZ without the DE flag (conversions to integer, rounding).
     #[inline(always)]
     pub fn daz_quiet<F: Float>(&self, x: F) -> F {
@@ -126,40 +137,84 @@ impl Fx {
     }
 
     /// Final rounding: `r` is the round-to-nearest result of finite
-    /// operands and `err` the sign of (exact − r). Applies the rounding
-    /// mode, then the overflow, underflow, FTZ and precision rules.
-    pub fn round<F: Float>(&mut self, r: F, err: Ordering) -> F {
+    /// operands whose exact result is `ex`. Applies the rounding mode,
+    /// then the overflow, underflow (tininess after rounding with an
+    /// unbounded exponent), FTZ and precision rules.
+    pub fn round<F: Float>(&mut self, r: F, ex: Ex) -> F {
+        let rc = self.rc();
         let mut r = r;
-        let rn_overflow = r.is_infinite();
-        let err = if rn_overflow {
+        // Sign of (exact − r): an infinite nearest result means overflow,
+        // the exact value lies below it in magnitude.
+        let mut err = if r.is_infinite() {
             if r.is_sign_negative() {
                 Ordering::Greater
             } else {
                 Ordering::Less
             }
         } else {
-            err
+            ex.vs(Num::of(r.to_f64()))
         };
         let inexact = err != Ordering::Equal;
         if inexact {
-            r = match self.rc() {
-                RD if err == Ordering::Less => r.next_down(),
-                RU if err == Ordering::Greater => r.next_up(),
-                RZ if err == Ordering::Less && !r.is_sign_negative() && r != F::ZERO => {
-                    r.next_down()
-                }
-                RZ if err == Ordering::Greater && r.is_sign_negative() && r != F::ZERO => {
-                    r.next_up()
-                }
-                _ => r,
+            let toward_zero = (err == Ordering::Less) != r.is_sign_negative();
+            let step_up = match rc {
+                RD => (err == Ordering::Less).then_some(false),
+                RU => (err == Ordering::Greater).then_some(true),
+                RZ if toward_zero && r != F::ZERO => Some(r.is_sign_negative()),
+                _ => None,
             };
+            if let Some(up) = step_up {
+                r = if up { r.next_up() } else { r.next_down() };
+                err = if up {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                };
+            }
             self.flags |= mx::PE;
         }
-        if rn_overflow || r.is_infinite() {
+        // Overflow: the result rounded with an unbounded exponent exceeds
+        // MAX. An infinite result says so; MAX itself (rounded towards
+        // zero) does when the exact value reaches 2^(emax+1).
+        if r.is_infinite()
+            || (inexact
+                && r.abs() == F::MAX
+                && (ex.vs(F::overflow_bound(false)) != Ordering::Less
+                    || ex.vs(F::overflow_bound(true)) != Ordering::Greater))
+        {
             self.flags |= mx::OE | mx::PE;
             return r;
         }
-        let tiny = (r.is_subnormal() || r == F::ZERO) && (inexact || r != F::ZERO);
+        let _ = err;
+        let tiny = if r == F::ZERO {
+            inexact
+        } else if r.is_subnormal() {
+            true
+        } else if r.abs() == F::MIN_POSITIVE {
+            // Would the exact value round below MIN_POSITIVE at full
+            // precision? Thresholds: MIN − h/2 (nearest), MIN − h (up),
+            // MIN (down or towards zero), h the spacing below MIN.
+            let neg = r.is_sign_negative();
+            let away = match rc {
+                RU => !neg,
+                RD => neg,
+                _ => false,
+            };
+            let (thr, strict) = if rc == RN {
+                (F::below_min(1), false)
+            } else if away {
+                (F::below_min(0), true)
+            } else {
+                (Num::of(F::MIN_POSITIVE.to_f64()), false)
+            };
+            let thr = Num { neg, ..thr };
+            let o = ex.vs(thr);
+            let o = if neg { o.reverse() } else { o };
+            // Not tiny when |exact| ≥ threshold (> for the strict case).
+            !(o == Ordering::Greater || (!strict && o == Ordering::Equal))
+        } else {
+            false
+        };
         if tiny {
             if self.mxcsr & mx::UM != 0 {
                 if self.mxcsr & mx::FTZ != 0 {
@@ -176,15 +231,14 @@ impl Fx {
         r
     }
 
-    /// Post-processing of a result computed from finite operands, where
-    /// `err()` gives the sign of the rounding error (only called when it
-    /// matters).
+    /// Post-processing of a result computed from finite operands (the
+    /// exact result `ex` is only examined when it matters).
     #[inline(always)]
-    fn finish<F: Float>(&mut self, r: F, err: impl FnOnce() -> Ordering) -> F {
-        if self.fast() && r.is_normal() {
+    fn finish<F: Float>(&mut self, r: F, ex: impl FnOnce() -> Ex) -> F {
+        if self.fast() && r.is_normal() && r.abs() != F::MIN_POSITIVE {
             return r;
         }
-        self.round(r, err())
+        self.round(r, ex())
     }
 }
 
@@ -238,10 +292,18 @@ pub trait Float:
     fn from_f64(x: f64) -> Self;
     /// ±0 with the sign of `x`.
     fn zero_of(x: Self) -> Self;
+    /// x·y + z rounded to nearest.
+    fn fused(x: Self, y: Self, z: Self) -> Self;
+    const MIN_POSITIVE: Self;
+    /// ±2^(emax+1).
+    fn overflow_bound(neg: bool) -> Num;
+    /// MIN_POSITIVE − h/2 (k = 1) or − h (k = 0), h the spacing of the
+    /// binade below MIN_POSITIVE.
+    fn below_min(k: u32) -> Num;
 }
 
 macro_rules! float_impl {
-    ($t:ty, $u:ty, $qbit:expr, $indef:expr, $limit:expr) => {
+    ($t:ty, $u:ty, $qbit:expr, $indef:expr, $limit:expr, $fused:ident) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const INDEFINITE: Self = <$t>::from_bits($indef);
@@ -315,85 +377,65 @@ macro_rules! float_impl {
             fn zero_of(x: Self) -> Self {
                 if x.is_sign_negative() { -0.0 } else { 0.0 }
             }
+            #[inline(always)]
+            fn fused(x: Self, y: Self, z: Self) -> Self {
+                $fused(x, y, z)
+            }
+            const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
+            fn overflow_bound(neg: bool) -> Num {
+                Num::pow2(<$t>::MAX_EXP, neg)
+            }
+            fn below_min(k: u32) -> Num {
+                let p = <$t>::MANTISSA_DIGITS + k;
+                Num {
+                    neg: false,
+                    m: (1u128 << p) - 1,
+                    e: <$t>::MIN_EXP - 1 - p as i32,
+                }
+            }
         }
     };
 }
-float_impl!(f32, u32, 1 << 22, 0xFFC0_0000, 8_388_608.0);
+float_impl!(f32, u32, 1 << 22, 0xFFC0_0000, 8_388_608.0, fused32);
 float_impl!(
     f64,
     u64,
     1 << 51,
     0xFFF8_0000_0000_0000,
-    4_503_599_627_370_496.0
+    4_503_599_627_370_496.0,
+    fused64
 );
 
-// ---- exact error signs --------------------------------------------------------
+/// TwoSum: s = a + b rounded, and the exact error t (a + b = s + t).
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    let aa = s - bb;
+    (s, (a - aa) + (b - bb))
+}
 
-/// |x| = m · 2^e for a finite f64.
-fn decomp(x: f64) -> (u128, i32) {
-    let b = x.to_bits();
-    let e = ((b >> 52) & 0x7FF) as i32;
-    let f = u128::from(b & ((1 << 52) - 1));
-    if e == 0 {
-        (f, -1074)
-    } else {
-        (f | 1 << 52, e - 1075)
+/// Correctly rounded binary32 fused multiply-add: the product is exact in
+/// binary64 and p + z = s + t exactly; t breaks ties of s.
+fn fused32(x: f32, y: f32, z: f32) -> f32 {
+    let p = f64::from(x) * f64::from(y);
+    let (s, t) = two_sum(p, f64::from(z));
+    let r = s as f32;
+    if r.is_infinite() {
+        return r;
     }
-}
-
-/// Compares x·2^ex with y·2^ey (x, y < 2^107).
-fn cmp_scaled(x: u128, ex: i32, y: u128, ey: i32) -> Ordering {
-    if x == 0 || y == 0 {
-        return x.cmp(&y);
+    let d = s - f64::from(r);
+    if d != 0.0 && t != 0.0 {
+        let nb = if d > 0.0 { r.next_up() } else { r.next_down() };
+        let mid = (f64::from(r) + f64::from(nb)) / 2.0;
+        if s == mid && (d > 0.0) == (t > 0.0) {
+            return nb;
+        }
     }
-    let lx = 128 - x.leading_zeros() as i32;
-    let ly = 128 - y.leading_zeros() as i32;
-    let (tx, ty) = (ex + lx, ey + ly);
-    if tx != ty {
-        return tx.cmp(&ty);
-    }
-    if ex > ey {
-        (x << (ex - ey)).cmp(&y)
-    } else {
-        x.cmp(&(y << (ey - ex)))
-    }
+    r
 }
 
-fn signed(o: Ordering, negative: bool) -> Ordering {
-    if negative { o.reverse() } else { o }
-}
-
-/// Sign of (a·b − r), exactly.
-pub fn err_mul(a: f64, b: f64, r: f64) -> Ordering {
-    let (ma, ea) = decomp(a);
-    let (mb, eb) = decomp(b);
-    let (mr, er) = decomp(r);
-    let neg = a.is_sign_negative() != b.is_sign_negative();
-    signed(cmp_scaled(ma * mb, ea + eb, mr, er), neg)
-}
-
-/// Sign of (a/b − q), exactly.
-pub fn err_div(a: f64, b: f64, q: f64) -> Ordering {
-    let (ma, ea) = decomp(a);
-    let (mb, eb) = decomp(b);
-    let (mq, eq) = decomp(q);
-    let neg = a.is_sign_negative() != b.is_sign_negative();
-    signed(cmp_scaled(ma, ea, mq * mb, eq + eb), neg)
-}
-
-/// Sign of (√a − s), exactly.
-pub fn err_sqrt(a: f64, s: f64) -> Ordering {
-    let (ma, ea) = decomp(a);
-    let (ms, es) = decomp(s);
-    cmp_scaled(ma, ea, ms * ms, 2 * es)
-}
-
-/// Sign of the error of r = a + b (TwoSum; finite, non-overflowing r).
-fn err_add<F: Float>(a: F, b: F, r: F) -> Ordering {
-    let bb = r - a;
-    let aa = r - bb;
-    let e = (a - aa) + (b - bb);
-    e.partial_cmp(&F::ZERO).unwrap_or(Ordering::Equal)
+fn fused64(x: f64, y: f64, z: f64) -> f64 {
+    x.mul_add(y, z)
 }
 
 // ---- operations ---------------------------------------------------------------
@@ -408,24 +450,16 @@ pub const MAX: u8 = 5;
 /// a OP b for OP in ADD, SUB, MUL, DIV, MIN, MAX.
 #[inline(always)]
 pub fn arith<F: Float, const OP: u8>(e: &mut Fx, a: F, b: F) -> F {
-    let a = e.daz(a);
-    let b = e.daz(b);
-    match OP {
-        MIN | MAX => {
-            // (SDM MINPS/MAXPS) a NaN or equal operands return the second
-            // source; any NaN is invalid.
-            if a.is_nan() || b.is_nan() {
-                e.flags |= mx::IE;
-                return b;
-            }
-            let take_a = if OP == MIN { a < b } else { a > b };
-            return if take_a { a } else { b };
-        }
-        _ => {}
+    if OP == MIN || OP == MAX {
+        let [a, b] = e.daz_n([a, b]);
+        return minmax::<F, OP>(e, a, b);
     }
     if a.is_nan() || b.is_nan() {
         return e.nan2(a, b);
     }
+    // Invalid and divide-by-zero take precedence over the denormal flag.
+    let (a0, b0) = (a, b);
+    let (a, b) = (e.daz_quiet(a), e.daz_quiet(b));
     let r = match OP {
         ADD => a + b,
         SUB => a - b,
@@ -436,9 +470,37 @@ pub fn arith<F: Float, const OP: u8>(e: &mut Fx, a: F, b: F) -> F {
         return e.invalid();
     }
     if OP == DIV && b == F::ZERO {
-        e.flags |= mx::ZE;
+        // Finite ÷ 0 (∞ ÷ 0 is an exact ∞).
+        if a.is_finite() {
+            e.flags |= mx::ZE;
+        }
         return r;
     }
+    if a0.is_subnormal() || b0.is_subnormal() {
+        let _ = e.daz_n([a0, b0]);
+    }
+    finish_arith::<F, OP>(e, a, b, r)
+}
+
+#[inline(always)]
+fn minmax<F: Float, const OP: u8>(e: &mut Fx, a: F, b: F) -> F {
+    match OP {
+        MIN | MAX => {
+            // (SDM MINPS/MAXPS) a NaN or equal operands return the second
+            // source; any NaN is invalid.
+            if a.is_nan() || b.is_nan() {
+                e.flags |= mx::IE;
+                return b;
+            }
+            let take_a = if OP == MIN { a < b } else { a > b };
+            if take_a { a } else { b }
+        }
+        _ => b,
+    }
+}
+
+#[inline(always)]
+fn finish_arith<F: Float, const OP: u8>(e: &mut Fx, a: F, b: F, r: F) -> F {
     if a.is_infinite() || b.is_infinite() {
         return r;
     }
@@ -446,25 +508,33 @@ pub fn arith<F: Float, const OP: u8>(e: &mut Fx, a: F, b: F) -> F {
         // Exact cancellation: +0, or −0 when rounding down (or both
         // operands are −0, which the host already gives).
         let b2 = if OP == SUB { -b } else { b };
-        if a == F::ZERO && b2 == F::ZERO {
-            return r;
+        if a == F::ZERO && b2 == F::ZERO && a.is_sign_negative() == b2.is_sign_negative() {
+            return a;
         }
         if e.rc() == RD {
             return -F::ZERO;
         }
         return F::ZERO;
     }
-    e.finish(r, || match OP {
-        ADD => err_add(a, b, r),
-        SUB => err_add(a, -b, r),
-        MUL => err_mul(a.to_f64(), b.to_f64(), r.to_f64()),
-        _ => err_div(a.to_f64(), b.to_f64(), r.to_f64()),
+    e.finish(r, || {
+        let (x, y) = (a.to_f64(), b.to_f64());
+        match OP {
+            ADD => Ex::Sum(x, y),
+            SUB => Ex::Sum(x, -y),
+            MUL => Ex::Prod(x, y),
+            _ => Ex::Quot(x, y),
+        }
     })
 }
 
 #[inline(always)]
 pub fn sqrt<F: Float>(e: &mut Fx, a: F) -> F {
-    let a = e.daz(a);
+    // A negative denormal is invalid before it is denormal.
+    let a = if a.is_sign_negative() && a.is_subnormal() {
+        e.daz_quiet(a)
+    } else {
+        e.daz(a)
+    };
     if a.is_nan() {
         return e.nan2(a, a);
     }
@@ -475,14 +545,67 @@ pub fn sqrt<F: Float>(e: &mut Fx, a: F) -> F {
         return e.invalid();
     }
     let r = a.sqrt();
-    e.finish(r, || err_sqrt(a.to_f64(), r.to_f64()))
+    e.finish(r, || Ex::Root(a.to_f64()))
+}
+
+/// Fused multiply-add `±(x·y) ± z` with one rounding (VFMADD*, VFMSUB*,
+/// VFNMADD*, VFNMSUB*). A NaN result is the first NaN of x, y, z (the
+/// multiplicands, then the addend, whatever the operand order); 0·∞ with a
+/// QNaN addend is not invalid; invalid operations do not also report
+/// denormal operands.
+#[inline(always)]
+pub fn fma<F: Float>(e: &mut Fx, x: F, y: F, z: F, negmul: bool, negz: bool) -> F {
+    if x.is_nan() || y.is_nan() || z.is_nan() {
+        if x.is_snan() || y.is_snan() || z.is_snan() {
+            e.flags |= mx::IE;
+        }
+        let n = [x, y, z]
+            .into_iter()
+            .find(|v| v.is_nan())
+            .unwrap_or(F::INDEFINITE);
+        return n.quiet();
+    }
+    let raw = [x, y, z];
+    let (x, y, z) = (e.daz_quiet(x), e.daz_quiet(y), e.daz_quiet(z));
+    let xs = if negmul { -x } else { x };
+    let zs = if negz { -z } else { z };
+    let zero_inf = (x == F::ZERO && y.is_infinite()) || (y == F::ZERO && x.is_infinite());
+    let prod_inf = x.is_infinite() || y.is_infinite();
+    let pneg = xs.is_sign_negative() != y.is_sign_negative();
+    if zero_inf || (prod_inf && zs.is_infinite() && pneg != zs.is_sign_negative()) {
+        return e.invalid();
+    }
+    let _ = e.daz_n(raw);
+    if prod_inf || zs.is_infinite() {
+        if !prod_inf {
+            return zs;
+        }
+        let inf = F::from_f64(f64::INFINITY);
+        return if pneg { -inf } else { inf };
+    }
+    let r = F::fused(xs, y, zs);
+    let ex = Ex::Fma(xs.to_f64(), y.to_f64(), zs.to_f64());
+    if r == F::ZERO && ex.vs(Num::of(0.0)) == Ordering::Equal {
+        // Exact zero: the sign of a sum of zeros, or +0 (−0 rounding down).
+        let pzero = x == F::ZERO || y == F::ZERO;
+        if pzero && zs == F::ZERO {
+            let both_neg = pneg && zs.is_sign_negative();
+            let any_neg = pneg || zs.is_sign_negative();
+            return if both_neg || (any_neg && e.rc() == RD) {
+                -F::ZERO
+            } else {
+                F::ZERO
+            };
+        }
+        return if e.rc() == RD { -F::ZERO } else { F::ZERO };
+    }
+    e.finish(r, || ex)
 }
 
 /// CMPPS predicate `p` (0–31; SDM Vol. 2A Table 3-1).
 #[inline(always)]
 pub fn cmp<F: Float>(e: &mut Fx, a: F, b: F, p: u8) -> bool {
-    let a = e.daz(a);
-    let b = e.daz(b);
+    let [a, b] = e.daz_n([a, b]);
     let unord = a.is_nan() || b.is_nan();
     let signalling = matches!(p & 15, 1 | 2 | 5 | 6 | 9 | 10 | 13 | 14) ^ (p & 16 != 0);
     if unord && (signalling || a.is_snan() || b.is_snan()) {
@@ -517,8 +640,7 @@ pub fn cmp<F: Float>(e: &mut Fx, a: F, b: F, p: u8) -> bool {
 #[inline(always)]
 pub fn comi<F: Float>(e: &mut Fx, a: F, b: F, signalling: bool) -> u64 {
     use crate::state::rflags;
-    let a = e.daz(a);
-    let b = e.daz(b);
+    let [a, b] = e.daz_n([a, b]);
     if a.is_nan() || b.is_nan() {
         if signalling || a.is_snan() || b.is_snan() {
             e.flags |= mx::IE;
@@ -598,12 +720,10 @@ pub fn from_int<F: Float>(e: &mut Fx, i: i64) -> F {
     } else {
         F::from_f64(i as f64)
     };
-    let back = r.to_f64() as i128;
-    let err = i128::from(i).cmp(&back);
-    if err == Ordering::Equal {
+    if r.to_f64() as i128 == i128::from(i) {
         return r;
     }
-    e.round(r, err)
+    e.round(r, Ex::Int(i))
 }
 
 /// f64 → f32 (CVTSD2SS, CVTPD2PS).
@@ -623,13 +743,7 @@ pub fn f64_to_f32(e: &mut Fx, x: f64) -> f32 {
         return x as f32;
     }
     let r = x as f32;
-    e.finish(r, || {
-        if r.is_infinite() {
-            Ordering::Equal
-        } else {
-            x.partial_cmp(&(r as f64)).unwrap_or(Ordering::Equal)
-        }
-    })
+    e.finish(r, || Ex::Val(x))
 }
 
 /// f32 → f64 (CVTSS2SD, CVTPS2PD): exact.

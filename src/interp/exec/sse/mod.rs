@@ -9,7 +9,8 @@
 //!   VEX.256), and the decoder that asks each group;
 //! - [`fp`]: IEEE arithmetic under MXCSR (rounding, DAZ/FTZ, flags);
 //! - [`int`], [`shuffle`], [`float`], [`convert`], [`moves`],
-//!   [`strcmp`], [`avx`], [`state`]: the instruction groups.
+//!   [`strcmp`], [`avx`], [`crypto`], [`fma`], [`state`]: the
+//!   instruction groups.
 //!
 //! Operand convention for ops decoded here: `r0` is the destination
 //! register, `r1` the first source (the destination itself for the
@@ -20,7 +21,10 @@
 
 pub mod avx;
 pub mod convert;
+pub mod crypto;
+pub mod exact;
 pub mod float;
+pub mod fma;
 pub mod fp;
 pub mod int;
 pub mod moves;
@@ -629,7 +633,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         real: matches!(ctx.cpu.mode, Mode::Real | Mode::V86),
         bits64: ctx.cpu.code_bits == 64,
     };
-    let groups: [fn(&D, &mut Op) -> Option<Decoded>; 8] = [
+    let groups: [fn(&D, &mut Op) -> Option<Decoded>; 10] = [
         moves::decode,
         int::decode,
         shuffle::decode,
@@ -638,6 +642,8 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         avx::decode,
         strcmp::decode,
         state::decode,
+        crypto::decode,
+        fma::decode,
     ];
     for g in groups {
         if let Some(r) = g(&d, op) {
