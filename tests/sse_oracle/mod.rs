@@ -263,15 +263,17 @@ pub struct Native {
 impl Native {
     pub fn new(c: &Case) -> Self {
         let mut a = CodeAssembler::new(64).unwrap();
-        a.push(rbx).unwrap();
-        a.push(rsi).unwrap();
+        for r in [rbx, rbp, r12, r13, r14, r15, rsi] {
+            a.push(r).unwrap();
+        }
         a.mov(rsi, rdi).unwrap();
         a.stmxcsr(dword_ptr(rsi + HOST_MXCSR)).unwrap();
         frame(&mut a, c).unwrap();
         a.ldmxcsr(dword_ptr(rsi + HOST_MXCSR)).unwrap();
         a.vzeroupper().unwrap();
-        a.pop(rsi).unwrap();
-        a.pop(rbx).unwrap();
+        for r in [rsi, r15, r14, r13, r12, rbp, rbx] {
+            a.pop(r).unwrap();
+        }
         a.ret().unwrap();
         let code = a.assemble(0).unwrap();
         let mut m = memmap2::MmapMut::map_anon(4096).unwrap();

@@ -1,7 +1,8 @@
 //! AVX/AVX2 instructions that cross 128-bit lanes or have no legacy
 //! counterpart: broadcasts, VINSERT/VEXTRACT 128, VPERM2x128, VPERMQ/PD,
 //! VPERMD/PS, VPERMILPS/PD, masked loads and stores (VMASKMOV, VPMASKMOV),
-//! and the bit tests PTEST/VPTEST/VTESTPS/VTESTPD.
+//! gathers (VGATHER*, VPGATHER*), and the bit tests PTEST/VPTEST/VTESTPS/
+//! VTESTPD.
 
 use iced_x86::Mnemonic as Mn;
 
@@ -257,6 +258,108 @@ fn maskmov_decode<const W: u8>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded
     d.gate(f, h)
 }
 
+// ---- gathers ----------------------------------------------------------------------------
+
+/// Element `k` (of `w` bytes) of a 256-bit register image.
+#[inline(always)]
+fn get_el(v: &[V; 2], w: usize, k: usize) -> u64 {
+    let per = 16 / w;
+    let x = v[k / per];
+    if w == 8 {
+        x[k % per]
+    } else {
+        u64::from(el::<u32>(x, k % per))
+    }
+}
+
+#[inline(always)]
+fn set_el(v: &mut [V; 2], w: usize, k: usize, val: u64) {
+    let per = 16 / w;
+    let x = &mut v[k / per];
+    if w == 8 {
+        x[k % per] = val;
+    } else {
+        let (q, sh) = ((k % per) / 2, 32 * ((k % per) % 2));
+        x[q] = (x[q] & !(0xFFFF_FFFF << sh)) | ((val & 0xFFFF_FFFF) << sh);
+    }
+}
+
+/// VGATHER*/VPGATHER*: dest r0, mask r1, vector index r2; EW/IW element
+/// and index bytes; `imm2` elements; `osize` destination bytes. Elements
+/// are loaded in order and each completed element clears its mask bit, so
+/// a fault leaves the instruction restartable (SDM VGATHERDPD).
+fn gather<const EW: u8, const IW: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+    avx_ok(ctx)?;
+    let (ew, iw, n) = (usize::from(EW), usize::from(IW), usize::from(op.imm2));
+    let idx = [ctx.xmm(op.r2), ctx.yhi(op.r2)];
+    let mut dst = [ctx.xmm(op.r0), ctx.yhi(op.r0)];
+    let mut mask = [ctx.xmm(op.r1), ctx.yhi(op.r1)];
+    // Elements past the last one, and bits past the destination size,
+    // are zeroed in both the destination and the mask.
+    for k in n..32 / ew {
+        set_el(&mut dst, ew, k, 0);
+        set_el(&mut mask, ew, k, 0);
+    }
+    if op.osize == 16 {
+        dst[1] = [0, 0];
+        mask[1] = [0, 0];
+    }
+    let base = ctx.ea(op);
+    let amask = crate::interp::exec::ASIZE_MASK[op.asize as usize];
+    let result = (|| {
+        for k in 0..n {
+            if get_el(&mask, ew, k) >> (8 * ew - 1) == 0 {
+                continue;
+            }
+            let raw = get_el(&idx, iw, k);
+            let i = if iw == 4 {
+                i64::from(raw as u32 as i32) as u64
+            } else {
+                raw
+            };
+            let ea = base.wrapping_add(i << op.scale) & amask;
+            let v = if ew == 4 {
+                ctx.read_seg::<crate::interp::exec::W32>(op.seg, ea)?
+            } else {
+                ctx.read_seg::<W64>(op.seg, ea)?
+            };
+            set_el(&mut dst, ew, k, v);
+            set_el(&mut mask, ew, k, 0);
+        }
+        Ok(())
+    })();
+    if result.is_ok() {
+        // The whole mask is cleared on completion.
+        mask = [[0; 2]; 2];
+    }
+    ctx.set_xmm(op.r0, dst[0]);
+    ctx.set_yhi(op.r0, dst[1]);
+    ctx.set_xmm(op.r1, mask[0]);
+    ctx.set_yhi(op.r1, mask[1]);
+    result
+}
+
+fn gather_decode<const EW: u8, const IW: u8>(d: &D, op: &mut Op) -> Option<Decoded> {
+    let insn = d.insn;
+    let dst = insn.op_register(0);
+    let idx = insn.memory_index();
+    let mask = insn.op_register(2);
+    if !(idx.is_xmm() || idx.is_ymm()) {
+        return None;
+    }
+    op.r0 = (dst.number() & 15) as u8;
+    op.r1 = (mask.number() & 15) as u8;
+    op.r2 = (idx.number() & 15) as u8;
+    if op.r0 == op.r1 || op.r0 == op.r2 || op.r1 == op.r2 {
+        return Decoded::end(super::ud);
+    }
+    let dbytes = dst.size() as u8;
+    let ibytes = idx.size() as u8;
+    op.osize = dbytes;
+    op.imm2 = u16::from((dbytes / EW).min(ibytes / IW));
+    d.gate(Feature::Avx2, gather::<EW, IW>)
+}
+
 // ---- bit tests -----------------------------------------------------------------------
 
 /// PTEST/VPTEST (W = 0: all bits) and VTESTPS/PD (W = 4/8: sign bits):
@@ -370,6 +473,10 @@ pub fn decode(d: &D, op: &mut Op) -> Option<Decoded> {
         Mn::Vmaskmovpd => maskmov_decode::<8>(d, op, Avx),
         Mn::Vpmaskmovd => maskmov_decode::<4>(d, op, Avx2),
         Mn::Vpmaskmovq => maskmov_decode::<8>(d, op, Avx2),
+        Mn::Vgatherdps | Mn::Vpgatherdd => gather_decode::<4, 4>(d, op),
+        Mn::Vgatherdpd | Mn::Vpgatherdq => gather_decode::<8, 4>(d, op),
+        Mn::Vgatherqps | Mn::Vpgatherqd => gather_decode::<4, 8>(d, op),
+        Mn::Vgatherqpd | Mn::Vpgatherqq => gather_decode::<8, 8>(d, op),
         Mn::Ptest | Mn::Vptest => ptest_decode::<0>(d, op, Sse4_1),
         Mn::Vtestps => ptest_decode::<4>(d, op, Avx),
         Mn::Vtestpd => ptest_decode::<8>(d, op, Avx),

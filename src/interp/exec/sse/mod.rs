@@ -26,6 +26,7 @@ pub mod exact;
 pub mod float;
 pub mod fma;
 pub mod fp;
+pub mod fpcvt;
 pub mod int;
 pub mod moves;
 pub mod shuffle;
