@@ -181,7 +181,7 @@ fn fill(g: G, r: &mut Rng, buf: &mut [u8]) {
 }
 
 /// MXCSR values the inputs cycle through (all exceptions masked).
-const MXCSRS: [u32; 8] = [
+const MXCSRS: [u32; 10] = [
     0x1F80,
     0x1F80 | 1 << 13,
     0x1F80 | 2 << 13,
@@ -190,6 +190,8 @@ const MXCSRS: [u32; 8] = [
     0x1F80 | 0x8000,
     0x1F80 | 0x20,
     0x1F80 | 0x8040 | 0x3F,
+    0x1F80 | 0x8000 | 2 << 13,
+    0x1F80 | 0x8000 | 1 << 13 | 0x40,
 ];
 
 pub fn random_block(g: G, r: &mut Rng, i: usize) -> Block {

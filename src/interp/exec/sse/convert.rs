@@ -97,8 +97,8 @@ impl K for CvtPh2Ps {
     }
 }
 
-/// VCVTPS2PH: four singles → halves in the low quadword (imm8[2]: use
-/// MXCSR.RC, else imm8[1:0]).
+/// VCVTPS2PH: four singles → halves in the low quadword (`imm8[2]`: use
+/// MXCSR.RC, else `imm8[1:0]`).
 pub struct CvtPs2Ph;
 impl K for CvtPs2Ph {
     const FP: bool = true;

@@ -153,8 +153,8 @@ impl<F: Float, const OP: u8> K for Horiz<F, OP> {
     }
 }
 
-/// DPPS/DPPD: products selected by imm8[7:4], summed pairwise, written to
-/// the elements selected by imm8[3:0] (SDM DPPS operation).
+/// DPPS/DPPD: products selected by `imm8[7:4]`, summed pairwise, written to
+/// the elements selected by `imm8[3:0]` (SDM DPPS operation).
 pub struct Dp<F>(PhantomData<F>);
 impl<F: Float> K for Dp<F> {
     const FP: bool = true;
@@ -185,8 +185,8 @@ impl<F: Float> K for Dp<F> {
     }
 }
 
-/// ROUNDPS/PD/SS/SD: imm8[1:0] rounding mode unless imm8[2] (use MXCSR),
-/// imm8[3] suppresses the precision exception.
+/// ROUNDPS/PD/SS/SD: `imm8[1:0]` rounding mode unless `imm8[2]` (use MXCSR),
+/// `imm8[3]` suppresses the precision exception.
 pub struct Round<F, const S: bool>(PhantomData<F>);
 impl<F: Float, const S: bool> K for Round<F, S> {
     const FP: bool = true;

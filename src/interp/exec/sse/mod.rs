@@ -1,5 +1,6 @@
-//! MMX, SSE–SSE4.2, AVX and AVX2 instructions, and the x87/SIMD state
-//! instructions (FXSAVE, XSAVE*, LDMXCSR, ...).
+//! MMX, SSE–SSE4.2, AVX, AVX2, FMA3, F16C, AES-NI and PCLMULQDQ, and the
+//! x87/SIMD state instructions (FXSAVE, XSAVE*, LDMXCSR, EMMS, VZERO*,
+//! RDPKRU/WRPKRU).
 //!
 //! Layout:
 //! - this file: 128-bit values and their lanes, register-file access,
@@ -7,10 +8,18 @@
 //!   exception classes), the kernel trait and the generic handlers that
 //!   apply a kernel to every operand form (MMX, legacy SSE, VEX.128,
 //!   VEX.256), and the decoder that asks each group;
-//! - [`fp`]: IEEE arithmetic under MXCSR (rounding, DAZ/FTZ, flags);
+//! - [`fp`], [`fpcvt`], [`exact`]: IEEE arithmetic and conversions under
+//!   MXCSR (rounding modes, DAZ/FTZ, exception flags);
 //! - [`int`], [`shuffle`], [`float`], [`convert`], [`moves`],
 //!   [`strcmp`], [`avx`], [`crypto`], [`fma`], [`state`]: the
 //!   instruction groups.
+//!
+//! Handlers are monomorphised per kernel and operand form: a decoded op
+//! calls straight into the kernel with its registers and immediate
+//! resolved; CR0/CR4/XCR0 availability is checked at run time (they can
+//! change without the block cache noticing), CPUID features and the
+//! real/virtual-8086 VEX rule at decode time (the model is fixed and the
+//! mode is part of the block key).
 //!
 //! Operand convention for ops decoded here: `r0` is the destination
 //! register, `r1` the first source (the destination itself for the
@@ -18,6 +27,11 @@
 //! source register (when it is not memory); `imm` holds the imm8 (or the
 //! is4 register of four-operand VEX forms). Kernels see `a` = first
 //! source and `b` = second source; one-source kernels use `b`.
+//!
+//! Not implemented (decoded by nobody, so #UD and a log line): EVEX
+//! (AVX-512), SHA, GFNI, VAES/VPCLMULQDQ on ymm, SSE4a (EXTRQ, INSERTQ,
+//! MOVNTSS/SD), 3DNow!, XOP/FMA4, AVX-VNNI and the other post-AVX2 VEX
+//! extensions, AMX.
 
 pub mod avx;
 pub mod convert;

@@ -597,8 +597,15 @@ pub fn decode(d: &D, _op: &mut Op) -> Option<Decoded> {
         Mn::Wrpkru => (Feature::Pku, pkru::<true>),
         _ => return None,
     };
-    // XRSTOR*, FXRSTOR, WRPKRU and LDMXCSR change state later
-    // instructions' handlers read at run time; nothing decoded depends on
-    // it, so the block may continue.
-    d.gate(f, h)
+    // WRPKRU and XRSTOR* (which may load PKRU) flush the TLB; end the
+    // block after them like the other TLB-flushing instructions. The rest
+    // only change state handlers read at run time.
+    let ends = matches!(
+        d.insn.mnemonic(),
+        Mn::Wrpkru | Mn::Xrstor | Mn::Xrstor64 | Mn::Xrstors | Mn::Xrstors64
+    );
+    match d.gate(f, h) {
+        Some(r) if ends => Decoded::end(r.exec),
+        r => r,
+    }
 }

@@ -2,9 +2,9 @@
 //! PCMPISTRM and their VEX forms (SDM Vol. 2B 4.1 "Imm8 Control Byte
 //! Operation for PCMPESTRI / PCMPESTRM / PCMPISTRI / PCMPISTRM").
 //!
-//! imm8[1:0] element format (unsigned/signed bytes/words), imm8[3:2]
-//! aggregation (equal any, ranges, equal each, equal ordered), imm8[5:4]
-//! polarity, imm8[6] index (least/most significant) or mask (bit/element)
+//! `imm8[1:0]` element format (unsigned/signed bytes/words), `imm8[3:2]`
+//! aggregation (equal any, ranges, equal each, equal ordered), `imm8[5:4]`
+//! polarity, `imm8[6]` index (least/most significant) or mask (bit/element)
 //! selection. The memory operand needs no alignment.
 
 use iced_x86::Mnemonic as Mn;
@@ -15,7 +15,7 @@ use crate::interp::exec::{Ctx, Exec, Handler, Op, W32};
 use crate::model::Feature;
 use crate::state::rflags;
 
-/// Elements of `v` as i32 in format `fmt` (imm8[1:0]).
+/// Elements of `v` as i32 in format `fmt` (`imm8[1:0]`).
 #[inline(always)]
 fn elems(v: V, fmt: u8) -> [i32; 16] {
     std::array::from_fn(|k| match fmt & 3 {
