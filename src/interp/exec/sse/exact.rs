@@ -99,6 +99,102 @@ impl Ex {
     }
 }
 
+fn sign_of(x: f64) -> Ordering {
+    x.partial_cmp(&0.0).unwrap_or(Ordering::Equal)
+}
+
+/// TwoSum: a + b = s + t exactly (no overflow).
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    let aa = s - bb;
+    (s, (a - aa) + (b - bb))
+}
+
+/// Dekker's TwoProduct error: a·b − p exactly, valid for |a|, |b| <
+/// 2^995 and a product far from the underflow range.
+fn two_prod_err(a: f64, b: f64, p: f64) -> f64 {
+    let split = |x: f64| {
+        let c = 134_217_729.0 * x;
+        let hi = c - (c - x);
+        (hi, x - hi)
+    };
+    let (ah, al) = split(a);
+    let (bh, bl) = split(b);
+    ((ah * bh - p) + ah * bl + al * bh) + al * bl
+}
+
+/// Operands safe for [`two_prod_err`].
+fn prod_ok(a: f64, b: f64, p: f64) -> bool {
+    const BIG: f64 = 1.0e299; // < 2^995
+    const SMALL: f64 = 1.0e-290; // > 2^-969
+    a.abs() < BIG && b.abs() < BIG && p.abs() > SMALL && p.abs() < BIG
+}
+
+impl Ex {
+    /// The sign of (exact − r) by a few floating-point operations, for a
+    /// normal result `r` of binary32 (`single`) or binary64 precision;
+    /// None when the fast formulas could overflow or underflow.
+    #[inline(always)]
+    pub fn quick(&self, r: f64, single: bool) -> Option<Ordering> {
+        let two_sum_err = |s: f64, t: f64| {
+            let d = s - r;
+            if d != 0.0 { sign_of(d) } else { sign_of(t) }
+        };
+        Some(match *self {
+            Ex::Int(i) => i128::from(i).cmp(&(r as i128)),
+            Ex::Val(x) => sign_of(x - r),
+            _ if single => match *self {
+                Ex::Sum(a, b) => {
+                    let (s, t) = two_sum(a, b);
+                    two_sum_err(s, t)
+                }
+                Ex::Prod(a, b) => sign_of(a * b - r),
+                Ex::Quot(a, b) => {
+                    let o = sign_of(a - r * b);
+                    if b < 0.0 { o.reverse() } else { o }
+                }
+                Ex::Root(a) => sign_of(a - r * r),
+                Ex::Fma(x, y, z) => {
+                    let (s, t) = two_sum(x * y, z);
+                    two_sum_err(s, t)
+                }
+                _ => return None,
+            },
+            Ex::Sum(a, b) => {
+                if a.abs() >= 1.0e307 || b.abs() >= 1.0e307 {
+                    return None;
+                }
+                let bb = r - a;
+                let aa = r - bb;
+                sign_of((a - aa) + (b - bb))
+            }
+            Ex::Prod(a, b) => {
+                if !prod_ok(a, b, r) {
+                    return None;
+                }
+                sign_of(two_prod_err(a, b, r))
+            }
+            Ex::Quot(a, b) => {
+                let p = r * b;
+                if !prod_ok(r, b, p) {
+                    return None;
+                }
+                let o = sign_of((a - p) - two_prod_err(r, b, p));
+                if b < 0.0 { o.reverse() } else { o }
+            }
+            Ex::Root(a) => {
+                let p = r * r;
+                if !prod_ok(r, r, p) {
+                    return None;
+                }
+                sign_of((a - p) - two_prod_err(r, r, p))
+            }
+            Ex::Fma(..) => return None,
+        })
+    }
+}
+
 /// Sign of Σ ±m·2^e over three terms (m < 2^108), exactly. Terms lying
 /// wholly below the others' lowest bits only matter when those cancel.
 pub fn sign3(t: [(bool, u128, i32); 3]) -> Ordering {
@@ -185,5 +281,58 @@ mod tests {
         );
         assert_eq!(Ex::Int(-3).vs(Num::pow2(1, true)), Ordering::Less);
         assert_eq!(Ex::Val(f64::MAX).vs(Num::pow2(1024, false)), Ordering::Less);
+    }
+
+    /// The cheap error signs agree with the exact ones wherever they
+    /// claim to apply.
+    #[test]
+    fn quick_agrees_with_exact() {
+        let mut x = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut checked = 0;
+        for _ in 0..50_000 {
+            let (u, w) = (next(), next());
+            // Doubles with a wide exponent spread, and singles.
+            let a = f64::from_bits((u & 0x800F_FFFF_FFFF_FFFF) | ((u >> 52) % 2046 + 1) << 52);
+            let b = f64::from_bits((w & 0x800F_FFFF_FFFF_FFFF) | ((w >> 52) % 2046 + 1) << 52);
+            let (fa, fb) = (
+                f64::from(f32::from_bits(u as u32)),
+                f64::from(f32::from_bits(w as u32)),
+            );
+            let cases = [
+                (Ex::Sum(a, b), a + b, false),
+                (Ex::Prod(a, b), a * b, false),
+                (Ex::Quot(a, b), a / b, false),
+                (Ex::Root(a.abs()), a.abs().sqrt(), false),
+                (Ex::Sum(fa, fb), f64::from((fa + fb) as f32), true),
+                (Ex::Prod(fa, fb), f64::from((fa * fb) as f32), true),
+                (Ex::Quot(fa, fb), f64::from((fa as f32) / (fb as f32)), true),
+                (
+                    Ex::Root(fa.abs()),
+                    f64::from((fa.abs() as f32).sqrt()),
+                    true,
+                ),
+            ];
+            for (ex, r, single) in cases {
+                let normal = if single {
+                    (r as f32).is_normal()
+                } else {
+                    r.is_normal()
+                };
+                if !normal {
+                    continue;
+                }
+                if let Some(q) = ex.quick(r, single) {
+                    assert_eq!(q, ex.vs(Num::of(r)), "{ex:?} r={r:e}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 200_000, "{checked}");
     }
 }

@@ -28,9 +28,42 @@ impl<F: Float, const OP: u8, const S: bool> K for Arith<F, OP, S> {
         if S {
             with::<F>(a, 0, arith::<F, OP>(e, el(a, 0), el(b, 0)))
         } else {
+            if OP <= DIV
+                && e.fast()
+                && let Some(r) = ordinary::<F, OP>(a, b)
+            {
+                return r;
+            }
             map2::<F>(a, b, |x, y| arith::<F, OP>(e, x, y))
         }
     }
+}
+
+/// The common case of a packed ADD/SUB/MUL/DIV with PE already set and
+/// masked in round-to-nearest: every operand normal or zero and every
+/// result normal (and not ±MIN/±MAX) raises no new flag, so the lanes are
+/// computed without per-element checks (a loop the compiler vectorises).
+#[inline(always)]
+fn ordinary<F: Float, const OP: u8>(a: V, b: V) -> Option<V> {
+    let (x, y) = (F::arr(a), F::arr(b));
+    let ok_in = |v: &F::A| v.as_ref().iter().all(|&t| t.is_normal() || t == F::ZERO);
+    if !ok_in(&x) || !ok_in(&y) {
+        return None;
+    }
+    let mut r = F::A::default();
+    for ((r, &p), &q) in r.as_mut().iter_mut().zip(x.as_ref()).zip(y.as_ref()) {
+        *r = match OP {
+            ADD => p + q,
+            SUB => p - q,
+            MUL => p * q,
+            _ => p / q,
+        };
+    }
+    let ok_out = r.as_ref().iter().all(|&t| {
+        let m = t.abs();
+        t.is_normal() && m != F::MIN_POSITIVE && m != F::MAX
+    });
+    ok_out.then(|| F::from_arr(r))
 }
 
 pub struct Sqrt<F, const S: bool>(PhantomData<F>);

@@ -77,7 +77,7 @@ impl Fx {
     /// Round to nearest with PE already set and masked: normal results
     /// need no error analysis.
     #[inline(always)]
-    fn fast(&self) -> bool {
+    pub fn fast(&self) -> bool {
         self.mxcsr & 0x7020 == 0x1020
     }
 
@@ -236,13 +236,40 @@ impl Fx {
     }
 
     /// Post-processing of a result computed from finite operands (the
-    /// exact result `ex` is only examined when it matters).
+    /// exact result `ex` is only examined when it matters). Normal results
+    /// away from MIN and MAX get their error sign from cheap error-free
+    /// transformations when possible; the rest go through [`Fx::round`].
     #[inline(always)]
     pub fn finish<F: Float>(&mut self, r: F, ex: impl FnOnce() -> Ex) -> F {
-        if self.fast() && r.is_normal() && r.abs() != F::MIN_POSITIVE {
-            return r;
+        let a = r.abs();
+        if r.is_normal() && a != F::MIN_POSITIVE && a != F::MAX {
+            if self.fast() {
+                return r;
+            }
+            let ex = ex();
+            return match ex.quick(r.to_f64(), F::SINGLE) {
+                Some(err) => self.step(r, err),
+                None => self.round(r, ex),
+            };
         }
         self.round(r, ex())
+    }
+
+    /// Directed rounding of a normal result away from MIN and MAX (no
+    /// overflow or underflow possible): one ulp step per the error sign.
+    fn step<F: Float>(&mut self, r: F, err: Ordering) -> F {
+        if err == Ordering::Equal {
+            return r;
+        }
+        self.flags |= mx::PE;
+        let neg = r.is_sign_negative();
+        match (self.rc(), err) {
+            (RD, Ordering::Less) => r.next_down(),
+            (RU, Ordering::Greater) => r.next_up(),
+            (RZ, Ordering::Less) if !neg => r.next_down(),
+            (RZ, Ordering::Greater) if neg => r.next_up(),
+            _ => r,
+        }
     }
 }
 
@@ -298,6 +325,8 @@ pub trait Float:
     fn zero_of(x: Self) -> Self;
     /// x·y + z rounded to nearest.
     fn fused(x: Self, y: Self, z: Self) -> Self;
+    /// Binary32.
+    const SINGLE: bool;
     const MIN_POSITIVE: Self;
     /// ±2^(emax+1).
     fn overflow_bound(neg: bool) -> Num;
@@ -386,6 +415,7 @@ macro_rules! float_impl {
                 $fused(x, y, z)
             }
             const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
+            const SINGLE: bool = std::mem::size_of::<$t>() == 4;
             fn overflow_bound(neg: bool) -> Num {
                 Num::pow2(<$t>::MAX_EXP, neg)
             }
@@ -505,6 +535,10 @@ fn minmax<F: Float, const OP: u8>(e: &mut Fx, a: F, b: F) -> F {
 
 #[inline(always)]
 fn finish_arith<F: Float, const OP: u8>(e: &mut Fx, a: F, b: F, r: F) -> F {
+    // Exact zero products and quotients.
+    if (OP == MUL && (a == F::ZERO || b == F::ZERO)) || (OP == DIV && a == F::ZERO) {
+        return r;
+    }
     if a.is_infinite() || b.is_infinite() {
         return r;
     }

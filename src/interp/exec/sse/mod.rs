@@ -63,91 +63,93 @@ pub type V = [u64; 2];
 // ---- lanes ----------------------------------------------------------------
 
 /// An element type of a 128-bit vector.
-pub trait Lane: Copy {
+pub trait Lane: Copy + Default {
     /// Elements per 128 bits.
     const N: usize;
+    /// `[Self; N]`.
+    type A: Copy + Default + AsRef<[Self]> + AsMut<[Self]>;
+    /// The elements of `v`.
+    fn arr(v: V) -> Self::A;
+    fn from_arr(a: Self::A) -> V;
     fn get(v: V, i: usize) -> Self;
-    /// ORs element `i` into `v` (whose element `i` must be zero).
-    fn put(v: &mut V, i: usize, x: Self);
 }
 
 macro_rules! lane {
-    ($t:ty, $u:ty, $bits:expr) => {
+    ($t:ty, $bits:expr, $from:expr, $to:expr) => {
         impl Lane for $t {
             const N: usize = 128 / $bits;
+            type A = [$t; 128 / $bits];
+            #[inline(always)]
+            fn arr(v: V) -> Self::A {
+                const S: usize = $bits / 8;
+                let b = bytes(v);
+                std::array::from_fn(|i| {
+                    let mut w = [0u8; S];
+                    w.copy_from_slice(&b[i * S..i * S + S]);
+                    $from(w)
+                })
+            }
+            #[inline(always)]
+            fn from_arr(a: Self::A) -> V {
+                const S: usize = $bits / 8;
+                let mut b = [0u8; 16];
+                for (i, x) in a.iter().enumerate() {
+                    b[i * S..i * S + S].copy_from_slice(&$to(*x));
+                }
+                from_bytes(b)
+            }
             #[inline(always)]
             fn get(v: V, i: usize) -> Self {
                 let per = 64 / $bits;
-                (v[i / per] >> ((i % per) * $bits)) as $u as $t
-            }
-            #[inline(always)]
-            fn put(v: &mut V, i: usize, x: Self) {
-                let per = 64 / $bits;
-                v[i / per] |= u64::from(x as $u) << ((i % per) * $bits);
+                let w = (v[i / per] >> ((i % per) * $bits)).to_le_bytes();
+                let mut x = [0u8; $bits / 8];
+                x.copy_from_slice(&w[..$bits / 8]);
+                $from(x)
             }
         }
     };
 }
-lane!(u8, u8, 8);
-lane!(i8, u8, 8);
-lane!(u16, u16, 16);
-lane!(i16, u16, 16);
-lane!(u32, u32, 32);
-lane!(i32, u32, 32);
-lane!(u64, u64, 64);
-lane!(i64, u64, 64);
-
-impl Lane for f32 {
-    const N: usize = 4;
-    #[inline(always)]
-    fn get(v: V, i: usize) -> Self {
-        f32::from_bits((v[i / 2] >> ((i % 2) * 32)) as u32)
-    }
-    #[inline(always)]
-    fn put(v: &mut V, i: usize, x: Self) {
-        v[i / 2] |= u64::from(x.to_bits()) << ((i % 2) * 32);
-    }
-}
-impl Lane for f64 {
-    const N: usize = 2;
-    #[inline(always)]
-    fn get(v: V, i: usize) -> Self {
-        f64::from_bits(v[i])
-    }
-    #[inline(always)]
-    fn put(v: &mut V, i: usize, x: Self) {
-        v[i] |= x.to_bits();
-    }
-}
+lane!(u8, 8, u8::from_le_bytes, u8::to_le_bytes);
+lane!(i8, 8, i8::from_le_bytes, i8::to_le_bytes);
+lane!(u16, 16, u16::from_le_bytes, u16::to_le_bytes);
+lane!(i16, 16, i16::from_le_bytes, i16::to_le_bytes);
+lane!(u32, 32, u32::from_le_bytes, u32::to_le_bytes);
+lane!(i32, 32, i32::from_le_bytes, i32::to_le_bytes);
+lane!(u64, 64, u64::from_le_bytes, u64::to_le_bytes);
+lane!(i64, 64, i64::from_le_bytes, i64::to_le_bytes);
+lane!(f32, 32, f32::from_le_bytes, f32::to_le_bytes);
+lane!(f64, 64, f64::from_le_bytes, f64::to_le_bytes);
 
 /// Element-wise `f(a[i], b[i])`.
 #[inline(always)]
 pub fn map2<T: Lane>(a: V, b: V, mut f: impl FnMut(T, T) -> T) -> V {
-    let mut r = [0; 2];
-    for i in 0..T::N {
-        T::put(&mut r, i, f(T::get(a, i), T::get(b, i)));
+    let (x, y) = (T::arr(a), T::arr(b));
+    let mut r = T::A::default();
+    for ((r, x), y) in r.as_mut().iter_mut().zip(x.as_ref()).zip(y.as_ref()) {
+        *r = f(*x, *y);
     }
-    r
+    T::from_arr(r)
 }
 
 /// Element-wise `f(b[i])`.
 #[inline(always)]
 pub fn map1<T: Lane>(b: V, mut f: impl FnMut(T) -> T) -> V {
-    let mut r = [0; 2];
-    for i in 0..T::N {
-        T::put(&mut r, i, f(T::get(b, i)));
+    let x = T::arr(b);
+    let mut r = T::A::default();
+    for (r, x) in r.as_mut().iter_mut().zip(x.as_ref()) {
+        *r = f(*x);
     }
-    r
+    T::from_arr(r)
 }
 
 /// Builds a vector from `f(i)` for each element index.
 #[inline(always)]
 pub fn build<T: Lane>(mut f: impl FnMut(usize) -> T) -> V {
-    let mut r = [0; 2];
-    for i in 0..T::N {
-        T::put(&mut r, i, f(i));
+    let mut r = T::A::default();
+    for (i, r) in r.as_mut().iter_mut().enumerate() {
+        *r = f(i);
     }
-    r
+    T::from_arr(r)
 }
 
 /// Element `i` of `v` as `T`.
@@ -159,7 +161,9 @@ pub fn el<T: Lane>(v: V, i: usize) -> T {
 /// `v` with element `i` replaced by `x`.
 #[inline(always)]
 pub fn with<T: Lane>(v: V, i: usize, x: T) -> V {
-    build::<T>(|j| if j == i { x } else { T::get(v, j) })
+    let mut a = T::arr(v);
+    a.as_mut()[i] = x;
+    T::from_arr(a)
 }
 
 /// The bytes of `v`, little-endian.

@@ -5,7 +5,9 @@
 
 use iced_x86::Mnemonic as Mn;
 
-use super::{D, K, Lane, V, avx_ok, build, el, from_u128, load_m, run, sse_ok, to_u128};
+use super::{
+    D, K, Lane, V, avx_ok, build, bytes, el, from_bytes, from_u128, load_m, run, sse_ok, to_u128,
+};
 use crate::interp::decode::Decoded;
 use crate::interp::exec::{Ctx, Exec, Handler, Op};
 use crate::kern;
@@ -51,23 +53,25 @@ kern!(
 );
 kern!(
     Pshufb,
-    |a, b, i, e| build::<u8>(|k| {
-        let x = el::<u8>(b, k);
-        if x & 0x80 != 0 {
-            0
-        } else {
-            el::<u8>(a, usize::from(x & 15))
-        }
-    }),
-    mmx = |a, b, i| {
-        build::<u8>(|k| {
-            let x = el::<u8>([b, 0], k & 7);
-            if k >= 8 || x & 0x80 != 0 {
+    |a, b, i, e| {
+        let (x, s) = (bytes(a), bytes(b));
+        from_bytes(std::array::from_fn(|k| {
+            if s[k] & 0x80 != 0 {
                 0
             } else {
-                el::<u8>([a, 0], usize::from(x & 7))
+                x[usize::from(s[k] & 15)]
             }
-        })[0]
+        }))
+    },
+    mmx = |a, b, i| {
+        let (x, s) = (a.to_le_bytes(), b.to_le_bytes());
+        u64::from_le_bytes(std::array::from_fn(|k| {
+            if s[k] & 0x80 != 0 {
+                0
+            } else {
+                x[usize::from(s[k] & 7)]
+            }
+        }))
     }
 );
 
