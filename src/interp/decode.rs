@@ -60,7 +60,9 @@ pub fn gpr(r: Register) -> Option<u8> {
         Register::CH => 17,
         Register::DH => 18,
         Register::BH => 19,
-        _ if r.is_gpr() => r.number() as u8,
+        // (number() counts 8-bit registers AL..BH, SPL.., R8L..: use the
+        // full register for SPL..R15L.)
+        _ if r.is_gpr() => r.full_register().number() as u8,
         _ => return None,
     })
 }
