@@ -388,6 +388,7 @@ fn outputs(b: &Block) -> Vec<u8> {
 /// Runs every case on `n` random inputs natively and in the interpreter;
 /// panics listing the first disagreements.
 pub fn check(cases: &[Case], n: usize) {
+    eprintln!("{} instruction forms x {n} inputs", cases.len());
     let mut failures = Vec::new();
     for (ci, c) in cases.iter().enumerate() {
         let native = Native::new(c);
