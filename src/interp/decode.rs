@@ -208,7 +208,10 @@ fn fetch_limit_op(ctx: &mut Ctx, _op: &Op) -> Exec {
 /// Picks the handler for one instruction.
 fn select(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Decoded {
     type FamilyDecoder = fn(&Instruction, &mut Op, &Ctx) -> Option<Decoded>;
-    let families: [FamilyDecoder; 12] = [
+    let families: [FamilyDecoder; 13] = [
+        // SIMD first: SSE2 MOVSD/CMPSD share mnemonics with the string
+        // instructions (the SIMD decoder only claims xmm forms).
+        exec::sse::decode,
         exec::alu::decode,
         exec::data::decode,
         exec::stack::decode,

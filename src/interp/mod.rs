@@ -24,6 +24,7 @@ pub mod exec;
 pub mod flags;
 pub mod intercept;
 pub mod mem;
+pub mod mem_vec;
 pub mod paging;
 pub mod platform;
 pub mod run;

@@ -14,6 +14,7 @@ pub mod hypercall;
 pub mod io;
 pub mod muldiv;
 pub mod shift;
+pub mod sse;
 pub mod stack;
 pub mod string;
 pub mod system;
