@@ -13,10 +13,19 @@ fn every_bundled_image_passes() {
         let r = run_image(rom, args).expect("image runs");
         if !passed(rom, &r.outcome) {
             let fails: Vec<&str> = r.output.lines().filter(|l| l.starts_with("FAIL")).collect();
-            failures.push(format!("{}: {} {:?}", rom.name, r.outcome.describe(), fails));
+            failures.push(format!(
+                "{}: {} {:?}",
+                rom.name,
+                r.outcome.describe(),
+                fails
+            ));
         }
     }
-    assert!(failures.is_empty(), "images failing:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "images failing:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Same image, same input: byte-identical output and the same instruction

@@ -103,9 +103,14 @@ pub struct Cpu {
     /// 16, 32 or 64: default operand/address size of the code segment.
     pub code_bits: u8,
     pub cpl: u8,
+    /// Decoded-block key for the current mode (see `decode::compute_fetch_mode`).
+    pub fetch_mode: u64,
     pub tlb: Tlb,
     pub attention: u32,
     pub fault: Fault,
+    /// Set while delivering a fault-class exception: the pushed RFLAGS
+    /// image gets RF = 1.
+    pub push_rf: bool,
     /// PAE page-directory-pointer-table entries (loaded with CR3 in PAE mode).
     pub pdptes: [u64; 4],
     /// Retired instructions on this vCPU.
@@ -149,9 +154,11 @@ impl Cpu {
             mode: Mode::Real,
             code_bits: 16,
             cpl: 0,
+            fetch_mode: 0,
             tlb: Tlb::new(),
             attention: 0,
             fault: Fault::default(),
+            push_rf: false,
             pdptes: [0; 4],
             icount: 0,
             rep_budget: 1,
@@ -307,6 +314,7 @@ impl Cpu {
             self.segs[r as usize] = self.seg_cache_for(r);
         }
         self.tlb.key = u64::from(self.cpl == 3);
+        self.fetch_mode = super::decode::compute_fetch_mode(self);
     }
 
     /// The fast-path cache entry for segment register `r` in the current mode.
@@ -383,6 +391,13 @@ impl Cpu {
     #[cold]
     pub fn ud(&mut self) -> super::exec::Stop {
         self.raise(super::events::vec::UD, None)
+    }
+
+    /// Is `la` canonical for the current paging mode (48 or 57 bits)?
+    #[inline(always)]
+    pub fn canonical(&self, la: u64) -> bool {
+        let sh = self.canon_shift;
+        ((la << sh) as i64 >> sh) as u64 == la
     }
 
     /// Is CR4.OSFXSR set (SSE instructions allowed)?

@@ -34,9 +34,15 @@ impl Decoded {
     }
 }
 
-/// The fetch mode of the CPU's current state.
+/// The fetch mode of the CPU's current state (cached in `Cpu::fetch_mode`
+/// by `refresh_mode`).
 pub fn fetch_mode(ctx: &Ctx) -> FetchMode {
-    let cpu = &ctx.cpu;
+    FetchMode(ctx.cpu.fetch_mode)
+}
+
+/// Computes the fetch-mode key: code size, mode, and the CS limit outside
+/// 64-bit mode (fetches are limit-checked at decode time).
+pub fn compute_fetch_mode(cpu: &super::cpu::Cpu) -> u64 {
     let m = match cpu.mode {
         Mode::Real => 0,
         Mode::V86 => 1,
@@ -49,7 +55,9 @@ pub fn fetch_mode(ctx: &Ctx) -> FetchMode {
     } else {
         cpu.s.seg(SegReg::Cs).limit
     };
-    FetchMode(u64::from(cpu.code_bits) | m << 8 | u64::from(limit) << 32)
+    // The TLB key (user/supervisor) is part of it: execute permission
+    // depends on it, and the RIP → block cache relies on this key.
+    u64::from(cpu.code_bits) | m << 8 | cpu.tlb.key << 16 | u64::from(limit) << 32
 }
 
 /// Register number of a general register: 0–15 by encoding, 16–19 for

@@ -9,7 +9,7 @@ use super::cpu::{Fault, Mode, attn};
 use super::exec::{Ctx, Exec, Stop};
 use super::seg::{Descriptor, sel_ec};
 use crate::state::segment::ar;
-use crate::state::{Activity, SegReg, Segment, cr4, rflags};
+use crate::state::{Activity, SegReg, Segment, rflags};
 
 /// Exception vectors (SDM Table 7-1).
 pub mod vec {
@@ -71,6 +71,30 @@ fn class(v: u8) -> u8 {
     }
 }
 
+/// Fault-class exceptions: the saved RFLAGS has RF set so that the
+/// faulting instruction, when restarted, does not re-trigger an
+/// instruction breakpoint (SDM Vol. 3A 18.3.1.1). Traps (#BP, #OF, #DB
+/// traps) and aborts are not in this set.
+pub fn is_fault(v: u8) -> bool {
+    matches!(
+        v,
+        vec::DE
+            | vec::BR
+            | vec::UD
+            | vec::NM
+            | vec::TS
+            | vec::NP
+            | vec::SS
+            | vec::GP
+            | vec::PF
+            | vec::MF
+            | vec::AC
+            | vec::XM
+            | vec::VE
+            | vec::CP
+    )
+}
+
 /// Whether exception `vector` pushes an error code (SDM Table 7-1).
 pub fn has_error_code(v: u8) -> bool {
     matches!(
@@ -94,7 +118,10 @@ impl Ctx<'_> {
                 self.cpu.s.dr.dr6 = (self.cpu.s.dr.dr6 & !0xF) | f.dr6;
             }
             let kind = EventKind::Exception;
-            match self.deliver(f.vector, f.error_code, kind, self.cpu.rip) {
+            self.cpu.push_rf = is_fault(f.vector);
+            let r = self.deliver(f.vector, f.error_code, kind, self.cpu.rip);
+            self.cpu.push_rf = false;
+            match r {
                 Ok(()) => return Delivery::Done,
                 Err(Stop::Fault) => {
                     let next = self.cpu.fault;
@@ -123,6 +150,12 @@ impl Ctx<'_> {
                 Err(_) => return Delivery::Done,
             }
         }
+    }
+
+    /// The RFLAGS image an event delivery pushes.
+    fn pushed_rflags(&self) -> u64 {
+        let f = self.cpu.get_rflags();
+        if self.cpu.push_rf { f | rflags::RF } else { f }
     }
 
     /// Enters the shutdown state (triple fault).
@@ -297,16 +330,12 @@ impl Ctx<'_> {
                 new_ss = Some(ss);
             }
         }
-        if !self
-            .cpu
-            .model()
-            .is_canonical_for(rsp, self.cpu.cr4(cr4::LA57))
-        {
+        if !self.cpu.canonical(rsp) {
             return Err(self.cpu.raise(vec::SS, Some(ext)));
         }
         // The stack is aligned to 16 bytes before the frame is pushed.
         rsp &= !0xF;
-        let flags = self.cpu.get_rflags();
+        let flags = self.pushed_rflags();
         let cs = self.cpu.s.seg(SegReg::Cs).selector;
         let mut frame = [
             u64::from(old_ss.selector),
@@ -404,7 +433,7 @@ impl Ctx<'_> {
         if v86 && new_cpl != 0 {
             return Err(self.cpu.gp(sel_ec(sel) | ext));
         }
-        let flags = self.cpu.get_rflags();
+        let flags = self.pushed_rflags();
         let old_ss = *self.cpu.s.seg(SegReg::Ss);
         let old_esp = self.cpu.regs[4];
         let cs = self.cpu.s.seg(SegReg::Cs).selector;
@@ -525,7 +554,7 @@ pub fn log_once(msg: &'static str) {
         let mut s = s.borrow_mut();
         if !s.contains(&msg) {
             s.push(msg);
-            eprintln!("nestor: {msg}");
+            eprintln!("nestor: warning: {msg}");
         }
     });
 }
@@ -540,7 +569,7 @@ pub fn log_unimplemented(m: iced_x86::Mnemonic) {
         let mut s = s.borrow_mut();
         if !s.contains(&m) {
             s.push(m);
-            eprintln!("nestor: unimplemented instruction {m:?}: raising #UD in the guest");
+            eprintln!("nestor: warning: unimplemented instruction {m:?}: raising #UD in the guest");
         }
     });
 }

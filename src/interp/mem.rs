@@ -54,6 +54,9 @@ const VICTIMS: usize = 8;
 
 pub struct Tlb {
     pub e: Box<[TlbEntry; TLB_SIZE]>,
+    /// Bumped whenever translations may have changed (flushes, INVLPG):
+    /// caches derived from the TLB (the RIP → block cache) check it.
+    pub generation: u64,
     victim: [TlbEntry; VICTIMS],
     victim_next: usize,
     /// 1 when CPL = 3 (user key), else 0.
@@ -70,6 +73,7 @@ impl Tlb {
     pub fn new() -> Self {
         Tlb {
             e: Box::new([EMPTY; TLB_SIZE]),
+            generation: 0,
             victim: [EMPTY; VICTIMS],
             victim_next: 0,
             key: 0,
@@ -82,12 +86,14 @@ impl Tlb {
     }
 
     pub fn flush_all(&mut self) {
+        self.generation += 1;
         self.e.fill(EMPTY);
         self.victim.fill(EMPTY);
     }
 
     /// Flushes everything but global translations (MOV to CR3).
     pub fn flush_nonglobal(&mut self) {
+        self.generation += 1;
         for e in self.e.iter_mut().chain(self.victim.iter_mut()) {
             if !e.global {
                 *e = EMPTY;
@@ -97,6 +103,7 @@ impl Tlb {
 
     /// INVLPG: drops any translation of the page containing `la`.
     pub fn flush_page(&mut self, la: u64) {
+        self.generation += 1;
         let page = la & !0xFFF;
         let i = Self::index(la);
         for e in std::iter::once(&mut self.e[i]).chain(self.victim.iter_mut()) {
@@ -296,6 +303,15 @@ impl Ctx<'_> {
         self.write_la(la, W::BYTES, v)
     }
 
+    /// Host pointer for `la` if the TLB grants `write` (or read) access to
+    /// its page on the fast path, for bulk operations within one page.
+    #[inline]
+    pub fn fast_ptr(&self, la: u64, write: bool) -> Option<*mut u8> {
+        self.cpu
+            .tlb
+            .hit(la, 1, if write { Access::Write } else { Access::Read })
+    }
+
     // ---- linear accesses -------------------------------------------------
 
     /// Reads `size` (1, 2, 4, 8) bytes at linear address `la` with the
@@ -371,12 +387,7 @@ impl Ctx<'_> {
     /// returns where the byte lives.
     fn translate(&mut self, la: u64, acc: Access, req: Requester) -> Result<Phys, Stop> {
         let la = la & self.cpu.la_mask;
-        if self.cpu.mode == Mode::Long
-            && !self
-                .cpu
-                .model()
-                .is_canonical_for(la, self.cpu.cr4(cr4::LA57))
-        {
+        if self.cpu.mode == Mode::Long && !self.cpu.canonical(la) {
             return Err(self.cpu.gp(0));
         }
         let t = match paging::walk(self.cpu, self.plat.mem(), la, acc, req) {

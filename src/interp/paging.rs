@@ -296,7 +296,9 @@ pub fn walk(
         if enabled {
             let ad = (rights >> (2 * pkey)) & 1 != 0;
             let wd = (rights >> (2 * pkey + 1)) & 1 != 0;
-            let write_denied = wd && (req.user || wp || !user);
+            // WD stops user-mode writes, and supervisor-mode writes only
+            // when CR0.WP = 1 (SDM 5.6.2, for PKRU and PKRS alike).
+            let write_denied = wd && (req.user || wp);
             if ad || (acc == Access::Write && write_denied) {
                 return Err(pf(true, acc, req, pfec::PK, cpu));
             }

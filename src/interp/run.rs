@@ -23,10 +23,30 @@ pub enum RunExit {
     Exit,
 }
 
+/// One entry of the RIP → block cache: skips the instruction-fetch
+/// translation and the physical-key lookup when the same RIP runs again
+/// in the same mode with no TLB change since.
+#[derive(Clone, Copy)]
+struct RipEntry {
+    rip: u64,
+    mode: u64,
+    generation: u64,
+    block: u32,
+}
+
+const RIP_CACHE: usize = 4096;
+const NO_RIP_ENTRY: RipEntry = RipEntry {
+    rip: 0,
+    mode: 0,
+    generation: u64::MAX,
+    block: 0,
+};
+
 /// A vCPU with its decoded-block cache.
 pub struct Interp {
     pub cpu: Cpu,
     pub cache: CodeCache,
+    rip_cache: Box<[RipEntry; RIP_CACHE]>,
 }
 
 impl Interp {
@@ -34,6 +54,7 @@ impl Interp {
         Interp {
             cpu,
             cache: CodeCache::new(),
+            rip_cache: Box::new([NO_RIP_ENTRY; RIP_CACHE]),
         }
     }
 
@@ -44,7 +65,11 @@ impl Interp {
 
     /// Runs at most `budget` instructions.
     pub fn run(&mut self, plat: &mut dyn Platform, budget: u64) -> RunExit {
-        let Interp { cpu, cache } = self;
+        let Interp {
+            cpu,
+            cache,
+            rip_cache,
+        } = self;
         let end = cpu.icount.saturating_add(budget);
         let mut ctx = Ctx { cpu, plat };
         loop {
@@ -68,7 +93,7 @@ impl Interp {
             }
             let remaining = end - ctx.cpu.icount;
             ctx.cpu.rep_budget = remaining;
-            execute_block(&mut ctx, cache, remaining);
+            execute_block(&mut ctx, cache, rip_cache, remaining);
         }
     }
 }
@@ -194,29 +219,73 @@ fn deliver_fault(ctx: &mut Ctx) {
 
 /// Finds (or builds) the block at RIP and executes it, at most `remaining`
 /// instructions.
-fn execute_block(ctx: &mut Ctx, cache: &mut CodeCache, remaining: u64) {
-    let cs_base = ctx.cpu.segs[SegReg::Cs as usize].base;
+/// The block to run at RIP: from the RIP cache, or by translating the
+/// fetch address and looking up (or building) the block by physical key.
+#[inline(always)]
+fn find_block(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACHE]) -> Option<u32> {
     let rip = ctx.cpu.rip;
+    let mode = ctx.cpu.fetch_mode;
+    let generation = ctx.cpu.tlb.generation;
+    let slot = ((rip ^ (rip >> 12)) as usize) & (RIP_CACHE - 1);
+    let e = rc[slot];
+    if e.rip == rip && e.mode == mode && e.generation == generation {
+        // The block id may have been reused after a cache flush: check the
+        // block is live and is the one for this RIP and mode.
+        if let Some(b) = cache.blocks.get(e.block as usize)
+            && b.live
+            && b.rip == rip
+            && b.mode.0 == mode
+        {
+            ctx.cpu.stats.block_hits += 1;
+            return Some(e.block);
+        }
+    }
+    let cs_base = ctx.cpu.segs[SegReg::Cs as usize].base;
     let la = cs_base.wrapping_add(rip);
     let (pa, host) = match ctx.fetch_translate(la) {
         Ok(x) => x,
-        Err(_) => return deliver_fault(ctx),
+        Err(_) => {
+            deliver_fault(ctx);
+            return None;
+        }
     };
-    let mode = fetch_mode(ctx);
-    let id = match cache.lookup(pa, rip, mode) {
+    let fm = fetch_mode(ctx);
+    let id = match cache.lookup(pa, rip, fm) {
         Some(id) => {
             ctx.cpu.stats.block_hits += 1;
             id
         }
         None => {
             ctx.cpu.stats.block_misses += 1;
-            match build_block(ctx, cache, pa, host, rip, mode) {
+            match build_block(ctx, cache, pa, host, rip, fm) {
                 Ok(id) => id,
-                Err(_) => return deliver_fault(ctx),
+                Err(_) => {
+                    deliver_fault(ctx);
+                    return None;
+                }
             }
         }
     };
-    let b = cache.blocks[id as usize];
+    // Building may have flushed the cache or changed the TLB generation.
+    rc[slot] = RipEntry {
+        rip,
+        mode,
+        generation: ctx.cpu.tlb.generation,
+        block: id,
+    };
+    Some(id)
+}
+
+fn execute_block(
+    ctx: &mut Ctx,
+    cache: &mut CodeCache,
+    rc: &mut [RipEntry; RIP_CACHE],
+    remaining: u64,
+) {
+    let Some(id) = find_block(ctx, cache, rc) else {
+        return;
+    };
+    let b = &cache.blocks[id as usize];
     let shadow = ctx.cpu.s.events.interrupt_shadow;
     let tf = ctx.cpu.rflags & rflags::TF != 0;
     let single = shadow != 0 || tf || remaining < u64::from(b.len);
@@ -228,6 +297,7 @@ fn execute_block(ctx: &mut Ctx, cache: &mut CodeCache, remaining: u64) {
     };
     let first = b.first as usize;
     let mut faulted = false;
+    let cache = &*cache;
     for op in &cache.ops[first..first + n] {
         match (op.exec)(ctx, op) {
             Ok(()) => {

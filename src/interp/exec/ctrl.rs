@@ -10,7 +10,7 @@ use crate::by_width;
 use crate::interp::cpu::Mode;
 use crate::interp::decode::Decoded;
 use crate::interp::events::{EventKind, vec};
-use crate::state::{SegReg, cr4, rflags};
+use crate::state::{SegReg, rflags};
 
 impl Ctx<'_> {
     /// Sets RIP to a near-branch target after the CS limit (legacy modes)
@@ -19,11 +19,7 @@ impl Ctx<'_> {
     #[inline(always)]
     pub fn jump_near(&mut self, target: u64) -> Exec {
         if self.cpu.mode == Mode::Long {
-            if !self
-                .cpu
-                .model()
-                .is_canonical_for(target, self.cpu.cr4(cr4::LA57))
-            {
+            if !self.cpu.canonical(target) {
                 return Err(self.cpu.gp(0));
             }
         } else if target > u64::from(self.cpu.s.seg(SegReg::Cs).limit) {

@@ -8,7 +8,7 @@ use crate::interp::cpu::{Mode, attn};
 use crate::interp::events::{log_once, vec};
 use crate::interp::seg::{Descriptor, null_segment, sel_ec};
 use crate::state::segment::ar;
-use crate::state::{SegReg, Segment, cr4, rflags};
+use crate::state::{SegReg, Segment, rflags};
 
 /// Loads CS for a far transfer in real or virtual-8086 mode.
 fn real_cs(ctx: &mut Ctx, sel: u16) {
@@ -52,11 +52,7 @@ fn enter_code(ctx: &mut Ctx, sel: u16, d: &Descriptor, cpl: u8, off: u64, bits: 
         _ => off,
     };
     if long_target {
-        if !ctx
-            .cpu
-            .model()
-            .is_canonical_for(off, ctx.cpu.cr4(cr4::LA57))
-        {
+        if !ctx.cpu.canonical(off) {
             return Err(ctx.cpu.gp(0));
         }
     } else if off > u64::from(cs.limit) {

@@ -110,6 +110,72 @@ fn rep_stops(op: &Op, ctx: &Ctx) -> bool {
     }
 }
 
+/// REP MOVS/STOS fast path: whole runs of elements inside one page of the
+/// source and destination, copied through host pointers (forward only, an
+/// element at a time, so overlapping copies behave exactly as on hardware).
+/// Returns the number of iterations done; the caller continues with the
+/// general path (page ends, slow pages, faults, DF=1).
+#[inline(always)]
+fn bulk<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op, mask: u64, budget: u64) -> u64 {
+    let n = W::BYTES as u64;
+    let mut done = 0u64;
+    loop {
+        let count = ctx.cpu.regs[1] & mask;
+        if count == 0 || done >= budget || ctx.cpu.attention != 0 {
+            return done;
+        }
+        let di = ctx.cpu.regs[7] & mask;
+        let Ok(dla) = ctx.linear(ES, di, W::BYTES, true) else {
+            return done;
+        };
+        let Some(dst) = ctx.fast_ptr(dla, true) else {
+            return done;
+        };
+        let mut room = (4096 - (dla & 0xFFF)) / n;
+        // Stay clear of address-size wrap-around (16/32-bit addressing).
+        room = room.min((mask - di) / n + 1);
+        let mut src = std::ptr::null_mut();
+        if OP == MOVS {
+            let si = ctx.cpu.regs[6] & mask;
+            let Ok(sla) = ctx.linear(op.seg, si, W::BYTES, false) else {
+                return done;
+            };
+            let Some(s) = ctx.fast_ptr(sla, false) else {
+                return done;
+            };
+            src = s;
+            room = room
+                .min((4096 - (sla & 0xFFF)) / n)
+                .min((mask - si) / n + 1);
+        }
+        let k = room.min(count).min(budget - done);
+        if k == 0 {
+            return done;
+        }
+        let bytes = (k * n) as usize;
+        // SAFETY: `dst` (and `src`) point into RAM pages the TLB granted
+        // for this access, with at least `bytes` bytes left in the page.
+        unsafe {
+            if OP == MOVS {
+                for i in 0..bytes {
+                    *dst.add(i) = *src.add(i);
+                }
+            } else {
+                let v = ctx.cpu.regs[0].to_le_bytes();
+                for i in 0..bytes {
+                    *dst.add(i) = v[i % W::BYTES];
+                }
+            }
+        }
+        bump(ctx, 7, k * n, mask);
+        if OP == MOVS {
+            bump(ctx, 6, k * n, mask);
+        }
+        bump(ctx, 1, k.wrapping_neg(), mask);
+        done += k;
+    }
+}
+
 fn string<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     if op.rep == 0 {
         once::<W, OP>(ctx, op)?;
@@ -118,6 +184,9 @@ fn string<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let mask = ASIZE_MASK[op.asize as usize];
     let budget = ctx.cpu.rep_budget.max(1);
     let mut done = 0u64;
+    if (OP == MOVS || OP == STOS) && ctx.cpu.rflags & rflags::DF == 0 {
+        done = bulk::<W, OP>(ctx, op, mask, budget);
+    }
     while ctx.cpu.regs[1] & mask != 0 {
         if done > 0 && (done == budget || ctx.cpu.attention != 0) {
             // Resume later at this same instruction (RIP unchanged).

@@ -515,7 +515,10 @@ fn lgdt(ctx: &mut Ctx, op: &Op) -> Exec {
     let next = ea.wrapping_add(2) & super::ASIZE_MASK[op.asize as usize];
     let base = if ctx.cpu.mode == Mode::Long {
         let b = ctx.read_seg::<W64>(op.seg, next)?;
-        if !ctx.cpu.model().is_canonical_for(b, ctx.cpu.cr4(cr4::LA57)) {
+        // Descriptor-table bases are checked against the processor's
+        // largest linear-address width, whatever CR4.LA57 says (as for
+        // the base MSRs).
+        if !ctx.cpu.model().is_canonical(b) {
             return Err(ctx.cpu.gp(0));
         }
         b
@@ -584,6 +587,9 @@ fn lldt<const MEM: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
         return Err(ctx.cpu.raise(vec::NP, Some(sel_ec(sel))));
     }
     let base = if long { d.base64() } else { d.base() };
+    if long && !ctx.cpu.model().is_canonical(base) {
+        return Err(ctx.cpu.gp(sel_ec(sel)));
+    }
     ctx.cpu.s.ldtr = Segment::new(sel, base, d.limit(), d.attr());
     Ok(())
 }
@@ -620,10 +626,13 @@ fn ltr<const MEM: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     if !d.present() {
         return Err(ctx.cpu.raise(vec::NP, Some(sel_ec(sel))));
     }
+    let base = if long { d.base64() } else { d.base() };
+    if long && !ctx.cpu.model().is_canonical(base) {
+        return Err(ctx.cpu.gp(sel_ec(sel)));
+    }
     // Set the busy bit (type bit 1) in the descriptor.
     let a = ctx.descriptor_addr(sel, 8, 0)?;
     ctx.write_sys(a.wrapping_add(5), 1, ((d.lo >> 40) & 0xFF) | 2)?;
-    let base = if long { d.base64() } else { d.base() };
     ctx.cpu.s.tr = Segment::new(sel, base, d.limit(), d.attr() | 2);
     Ok(())
 }
@@ -747,7 +756,7 @@ fn invpcid(ctx: &mut Ctx, op: &Op) -> Exec {
     if ty > 3 || pcid > 0xFFF {
         return Err(ctx.cpu.gp(0));
     }
-    if ty == 0 && !ctx.cpu.model().is_canonical_for(la, ctx.cpu.cr4(cr4::LA57)) {
+    if ty == 0 && !ctx.cpu.model().is_canonical(la) {
         return Err(ctx.cpu.gp(0));
     }
     if !ctx.cpu.cr4(cr4::PCIDE) && (ty == 0 || ty == 1) && pcid != 0 {
@@ -836,7 +845,7 @@ fn fsgsbase<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     };
     if op.imm2 & 2 != 0 {
         let v = ctx.reg::<W>(op.r0);
-        if !ctx.cpu.model().is_canonical_for(v, ctx.cpu.cr4(cr4::LA57)) {
+        if !ctx.cpu.model().is_canonical(v) {
             return Err(ctx.cpu.gp(0));
         }
         ctx.cpu.s.seg_mut(sr).base = v;
@@ -898,12 +907,7 @@ fn sysret(ctx: &mut Ctx, op: &Op) -> Exec {
     } else {
         ctx.cpu.regs[1] & 0xFFFF_FFFF
     };
-    if to64
-        && !ctx
-            .cpu
-            .model()
-            .is_canonical_for(rip, ctx.cpu.cr4(cr4::LA57))
-    {
+    if to64 && !ctx.cpu.canonical(rip) {
         return Err(ctx.cpu.gp(0));
     }
     let dpl3 = 3 << ar::DPL_SHIFT;
