@@ -113,6 +113,7 @@ pub fn run(args: &RunArgs) -> Result<i32, CliError> {
         max_insns: args.max_insns,
         timeout_ns: args.timeout.map(|s| (s.max(0.0) * 1e9) as u64),
     };
+    connect_stdin(&mut machine);
     let outcome = machine.run(&limits);
     let wall = start.elapsed();
     let _ = std::io::stdout().flush();
@@ -141,6 +142,32 @@ pub fn run(args: &RunArgs) -> Result<i32, CliError> {
         print_stats(&machine, wall.as_secs_f64());
     }
     Ok(outcome.exit_status())
+}
+
+/// Guest serial input: a regular file on stdin is fed whole at the start
+/// (reproducible); a terminal is read by a helper thread and fed as typed;
+/// pipes and /dev/null are ignored (CI, test runners).
+fn connect_stdin(m: &mut Machine) {
+    use std::io::{IsTerminal, Read};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            let mut lock = std::io::stdin().lock();
+            while let Ok(n) = lock.read(&mut buf) {
+                if n == 0 || buf[..n].iter().any(|&b| tx.send(b).is_err()) {
+                    break;
+                }
+            }
+        });
+        m.serial_rx = Some(rx);
+    } else if std::fs::metadata("/dev/stdin").is_ok_and(|md| md.is_file()) {
+        let mut bytes = Vec::new();
+        if stdin.lock().read_to_end(&mut bytes).is_ok() && !bytes.is_empty() {
+            m.board.serial_input(&bytes);
+        }
+    }
 }
 
 fn print_stats(m: &Machine, wall: f64) {

@@ -382,6 +382,10 @@ impl Device for Uart {
     fn on_timer(&mut self, ctx: &mut DeviceCtx) {
         self.update_irq(ctx);
     }
+
+    fn push_input(&mut self, bytes: &[u8]) {
+        Uart::push_input(self, bytes);
+    }
 }
 
 #[cfg(test)]

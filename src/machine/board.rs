@@ -168,6 +168,13 @@ impl Board {
         self.devices.iter_mut().find(|d| d.name() == name)
     }
 
+    /// Feeds host input to the serial port (COM1).
+    pub fn serial_input(&mut self, bytes: &[u8]) {
+        if let Some(d) = self.device_mut("uart") {
+            d.push_input(bytes);
+        }
+    }
+
     /// Drives a GSI from outside a device call (tests, the machine).
     pub fn set_gsi(&mut self, gsi: u32, level: bool) {
         self.irq.set(gsi, level);
@@ -259,5 +266,32 @@ impl Platform for Board {
 
     fn wants_exit(&self) -> bool {
         self.requests.exit.is_some() || !self.messages.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::uart::{Uart, UartOutput};
+    use crate::machine::layout::port;
+
+    #[test]
+    fn serial_input_reaches_the_uart_receiver() {
+        let mem = GuestMemory::new(1 << 20).expect("memory");
+        let mut b = Board::new(mem, MachineInfo::default());
+        let out = UartOutput::Buffer(Default::default());
+        b.add(
+            Box::new(Uart::new(out)),
+            &[(port::COM1, Uart::PORT_COUNT)],
+            &[],
+        )
+        .expect("uart");
+        assert_eq!(b.io_in(0, port::COM1 + 5, 1) & 1, 0, "LSR.DR clear");
+        b.serial_input(b"hi");
+        b.fire_timers(0);
+        assert_eq!(b.io_in(0, port::COM1 + 5, 1) & 1, 1, "LSR.DR set");
+        assert_eq!(b.io_in(0, port::COM1, 1), u32::from(b'h'));
+        assert_eq!(b.io_in(0, port::COM1, 1), u32::from(b'i'));
+        assert_eq!(b.io_in(0, port::COM1 + 5, 1) & 1, 0);
     }
 }

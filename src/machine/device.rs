@@ -76,6 +76,10 @@ pub trait Device {
 
     /// Virtual time has reached the device's deadline.
     fn on_timer(&mut self, _ctx: &mut DeviceCtx) {}
+
+    /// Bytes arriving from the host for a character device (the UART's
+    /// receive side). Devices without input ignore them.
+    fn push_input(&mut self, _bytes: &[u8]) {}
 }
 
 /// All-ones value of `size` bytes.

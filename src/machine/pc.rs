@@ -71,6 +71,8 @@ pub struct Machine {
     pub(crate) rr: usize,
     /// Each vCPU's next local APIC timer expiry.
     pub(crate) apic_deadlines: Vec<Option<u64>>,
+    /// Interactive serial input (a terminal), polled between slices.
+    pub serial_rx: Option<std::sync::mpsc::Receiver<u8>>,
 }
 
 impl Machine {
@@ -189,6 +191,7 @@ impl Machine {
             retired: 0,
             rr: 0,
             apic_deadlines: vec![None; cfg.cpus as usize],
+            serial_rx: None,
         })
     }
 }

@@ -79,6 +79,17 @@ impl Machine {
         }
     }
 
+    /// Moves bytes typed on an interactive terminal into the UART. (Input
+    /// from a terminal arrives at host-determined times, so such runs are
+    /// not reproducible; file input is fed at time 0 instead.)
+    fn poll_serial_input(&mut self) {
+        let Some(rx) = &self.serial_rx else { return };
+        let bytes: Vec<u8> = rx.try_iter().collect();
+        if !bytes.is_empty() {
+            self.board.serial_input(&bytes);
+        }
+    }
+
     /// Re-derives the APIC timer deadlines of vCPUs that changed them.
     fn refresh_timers(&mut self) {
         let vm = self.vm.clone();
@@ -113,6 +124,7 @@ impl Machine {
     pub fn run(&mut self, limits: &Limits) -> Outcome {
         let n = self.vcpus.len();
         loop {
+            self.poll_serial_input();
             self.deliver_messages();
             if let Some(req) = self.board.requests.exit.take() {
                 return match req {
