@@ -20,6 +20,8 @@ pub const PRESET_NAMES: &[&str] = &[
     "Icelake-Server",
     "EPYC",
     "EPYC-Milan",
+    "IvyBridge",
+    "Opteron_G1",
 ];
 
 /// A named CPU model, or None. Names compare case-sensitively like QEMU (but accept also lowercase).
@@ -45,14 +47,15 @@ pub fn preset(name: &str) -> Option<CpuModel> {
         "Icelake-Server" => icelake_server(),
         "EPYC" => epyc(),
         "EPYC-Milan" => epyc_milan(),
+        "IvyBridge" => ivybridge(),
+        "Opteron_G1" => opteron_g1(),
         _ => unreachable!("preset `{canonical}` listed but not built"),
     })
 }
 
 /// The features nestor's software CPU implements (what `max` enables, minus vmx/svm and their sub-features).
 ///
-/// Deliberately absent: `ss ht tm pbe ds acpi`, `pclmulqdq aes fma f16c`,
-/// `xsaves`, `mpx` (opt in with `+mpx`) and `vmx`/`svm` with their
+/// Deliberately absent: `ss ht tm pbe ds acpi`, `xsaves`, `mpx` (opt in with `+mpx`) and `vmx`/`svm` with their
 /// sub-features (opt in with `+vmx` / `+svm`). OSXSAVE and OSPKE are dynamic
 /// CPUID bits, never model features.
 #[rustfmt::skip] // tabular feature lists
@@ -64,7 +67,7 @@ pub fn max_features() -> FeatureSet {
         Clflush, Mmx, Fxsr, Sse, Sse2,
         // CPUID.1:ECX
         Sse3, Monitor, Ssse3, Cx16, Pcid, Sse4_1, Sse4_2, X2apic, Movbe, Popcnt, TscDeadline,
-        Xsave, Avx, Rdrand, Hypervisor,
+        Xsave, Avx, Rdrand, Hypervisor, F16c, Fma, Aes, Pclmulqdq,
         // CPUID.6:EAX
         Arat,
         // CPUID.7.0:EBX
@@ -164,6 +167,62 @@ fn qemu64() -> CpuModel {
             cache(1, CacheKind::Instruction, 64, 2),
             cache(2, CacheKind::Unified, 512, 16),
             cache(3, CacheKind::Unified, 16 * 1024, 16),
+        ],
+    }
+}
+
+/// IvyBridge-v1 (family 6 model 58 stepping 9), QEMU's definition.
+#[rustfmt::skip] // tabular feature lists
+fn ivybridge() -> CpuModel {
+    use Feature::*;
+    CpuModel {
+        name: "IvyBridge".into(),
+        vendor: Vendor::Intel,
+        family: 6,
+        model: 58,
+        stepping: 9,
+        features: features(&[
+            MODERN_1_EDX,
+            // FEAT_1_ECX
+            &[
+                Avx, Xsave, Aes, TscDeadline, Popcnt, X2apic, Sse4_2, Sse4_1, Cx16, Ssse3,
+                Pclmulqdq, Sse3, F16c, Rdrand,
+            ],
+            // FEAT_7_0_EBX
+            &[Fsgsbase, Smep, Erms],
+            // FEAT_8000_0001_EDX / ECX
+            &[Lm, Rdtscp, Nx, Syscall],
+            &[LahfLm],
+            // FEAT_XSAVE, FEAT_6_EAX
+            &[Xsaveopt],
+            &[Arat],
+        ]),
+        phys_bits: 40,
+        max_leaf: 0xD,
+        max_ext_leaf: 0x8000_0008,
+        brand: "Intel Xeon E3-12xx v2 (Ivy Bridge)".into(),
+        caches: qemu_legacy_intel_caches(),
+    }
+}
+
+/// Opteron_G1-v1 (family 15 model 6 stepping 1), QEMU's definition.
+fn opteron_g1() -> CpuModel {
+    use Feature::*;
+    CpuModel {
+        name: "Opteron_G1".into(),
+        vendor: Vendor::Amd,
+        family: 15,
+        model: 6,
+        stepping: 1,
+        features: features(&[MODERN_1_EDX, &[Sse3], &[Lm, Nx, Syscall]]),
+        phys_bits: 40,
+        max_leaf: 5,
+        max_ext_leaf: 0x8000_0008,
+        brand: "AMD Opteron 240 (Gen 1 Class Opteron)".into(),
+        caches: vec![
+            cache(1, CacheKind::Data, 64, 2),
+            cache(1, CacheKind::Instruction, 64, 2),
+            cache(2, CacheKind::Unified, 512, 16),
         ],
     }
 }
@@ -398,7 +457,7 @@ mod tests {
             let m = preset(name).unwrap_or_else(|| panic!("preset `{name}` missing"));
             assert_eq!(m.name, name);
             assert!(m.brand.len() <= 48, "{name}: brand too long");
-            assert!(m.max_leaf >= 0xD, "{name}");
+            assert!(m.max_leaf >= 5, "{name}");
             assert!(m.max_ext_leaf >= 0x8000_0008, "{name}");
             assert!(m.has(Feature::Lm), "{name}");
             assert!(m.has(Feature::Hypervisor), "{name}");
@@ -449,7 +508,7 @@ mod tests {
         ] {
             assert!(m.has(f), "max must have {}", f.name());
         }
-        assert_eq!(max_features().iter().count(), 74);
+        assert_eq!(max_features().iter().count(), 78);
     }
 
     #[test]
