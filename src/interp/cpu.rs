@@ -242,9 +242,20 @@ impl Cpu {
     /// it also ends the slice: the spinner is waiting for another vCPU,
     /// which on one host thread can only make progress if it runs.
     pub fn pause(&mut self) {
+        self.charge_ns(clock::PAUSE_NS);
+        if self.vm.cpus() > 1 {
+            self.attention |= attn::EXIT;
+        }
+    }
+
+    /// Adds `ns` of virtual time for an operation slower than one
+    /// instruction (PAUSE, port I/O, device MMIO), without passing the next
+    /// timer deadline; reaching it ends the slice so the timer fires.
+    #[inline]
+    pub fn charge_ns(&mut self, ns: u64) {
         let room = self.slice_deadline.saturating_sub(self.now());
-        self.slice_extra_ns += room.min(clock::PAUSE_NS);
-        if room <= clock::PAUSE_NS || self.vm.cpus() > 1 {
+        self.slice_extra_ns += room.min(ns);
+        if room <= ns {
             self.attention |= attn::EXIT;
         }
     }

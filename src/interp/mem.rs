@@ -564,7 +564,10 @@ impl Ctx<'_> {
             Phys::Mmio(pa) => {
                 self.cpu.stats.mmio_exits += 1;
                 let now = self.cpu.now();
-                self.plat.mmio_read(now, pa + off as u64, size as u8)
+                let v = self.plat.mmio_read(now, pa + off as u64, size as u8);
+                self.cpu.charge_ns(crate::machine::clock::MMIO_NS);
+                self.cpu.attention |= attn::EVENT;
+                v
             }
         })
     }
@@ -594,6 +597,7 @@ impl Ctx<'_> {
                 self.cpu.stats.mmio_exits += 1;
                 let now = self.cpu.now();
                 self.plat.mmio_write(now, pa + off as u64, size as u8, v);
+                self.cpu.charge_ns(crate::machine::clock::MMIO_NS);
                 self.cpu.attention |= attn::EXIT;
             }
         }

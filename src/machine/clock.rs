@@ -13,6 +13,11 @@
 pub const NS_PER_INSN: u64 = 1;
 /// Virtual nanoseconds a PAUSE takes (in addition to its instruction).
 pub const PAUSE_NS: u64 = 100;
+/// Virtual nanoseconds a port I/O access takes (legacy I/O is slow on real
+/// hardware too: about a microsecond through the chipset).
+pub const IO_NS: u64 = 1000;
+/// Virtual nanoseconds an access to device MMIO takes.
+pub const MMIO_NS: u64 = 200;
 /// TSC frequency (CPUID leaf 0x15/0x16 report it).
 pub const TSC_HZ: u64 = 1_000_000_000;
 /// Local APIC timer input clock ("bus clock") frequency.

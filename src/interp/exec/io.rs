@@ -38,16 +38,24 @@ impl Ctx<'_> {
     pub fn port_in(&mut self, port: u16, size: usize) -> u64 {
         self.cpu.stats.io_exits += 1;
         let now = self.cpu.now();
-        u64::from(self.plat.io_in(now, port, size as u8))
+        let v = u64::from(self.plat.io_in(now, port, size as u8));
+        self.cpu.charge_ns(crate::machine::clock::IO_NS);
+        // A read can change interrupt lines (acknowledging a UART or RTC
+        // interrupt): let the loop re-check events.
+        self.cpu.attention |= crate::interp::cpu::attn::EVENT;
+        if self.plat.wants_exit() {
+            self.cpu.attention |= crate::interp::cpu::attn::EXIT;
+        }
+        v
     }
 
     pub fn port_out(&mut self, port: u16, size: usize, v: u64) {
         self.cpu.stats.io_exits += 1;
         let now = self.cpu.now();
         self.plat.io_out(now, port, size as u8, v as u32);
-        if self.plat.wants_exit() {
-            self.cpu.attention |= crate::interp::cpu::attn::EXIT;
-        }
+        self.cpu.charge_ns(crate::machine::clock::IO_NS);
+        // A write can reprogram a device's timer: the scheduler must see it.
+        self.cpu.attention |= crate::interp::cpu::attn::EXIT;
     }
 }
 
@@ -61,7 +69,7 @@ fn in_<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.io_allowed(port, W::BYTES)?;
     let v = ctx.port_in(port, W::BYTES);
     ctx.set_reg::<W>(0, v & W::MASK);
-    Err(Stop::Exit)
+    Ok(())
 }
 
 fn out<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
