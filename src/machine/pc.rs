@@ -11,6 +11,7 @@ use super::memory::GuestMemory;
 use crate::devices::acpi_pm::AcpiPm;
 use crate::devices::debug_exit::DebugExit;
 use crate::devices::fw_cfg::FwCfg;
+use crate::devices::hpet::Hpet;
 use crate::devices::misc::SystemPorts;
 use crate::devices::pci::{BarKind, PciBus};
 use crate::devices::pit::Pit;
@@ -167,6 +168,7 @@ impl Machine {
             &SystemPorts::PORTS,
             &[],
         )?;
+        add(&mut board, Box::<Hpet>::default(), &[], &[Hpet::MMIO])?;
         let pci = PciBus::new();
         let mut pci_ports: Vec<(u16, u32)> = PciBus::PORTS.to_vec();
         let mut pci_mmio = Vec::new();
