@@ -29,6 +29,8 @@ pub mod paging;
 pub mod platform;
 pub mod run;
 pub mod seg;
+#[doc(hidden)]
+pub mod testkit;
 
 pub use cpu::Cpu;
 pub use platform::Platform;
