@@ -241,11 +241,17 @@ fn tf_off_events() -> Vec<Event> {
 }
 
 fn run_case(c: &Case) {
+    run_case_with(c, |_| {});
+}
+
+/// Runs `c` after `setup` has adjusted the machine.
+fn run_case_with(c: &Case, setup: impl Fn(&mut Harness)) {
     let (code, labels) = assemble(CODE, c.program);
     let (hcode, hlabels) = handlers();
     let mut h = Harness::new(c.model, Mode::Long64, &code);
     h.plat.mem.write(HANDLERS, &hcode).unwrap();
     install_idt(&mut h, &hlabels);
+    setup(&mut h);
     let (r, e) = h.run(100_000);
     assert_eq!(e, Some(0), "{}: did not finish ({r:?})", c.name);
     let mem = &h.plat.mem;
@@ -1066,4 +1072,121 @@ fn instruction_breakpoint_after_mov_ss_by_vendor() {
         },
     ];
     run_all(&cases);
+}
+
+// ---- SYSCALL / SYSRET -----------------------------------------------------------------
+
+const MSR_EFER: u32 = 0xC000_0080;
+const MSR_STAR: u32 = 0xC000_0081;
+const MSR_LSTAR: u32 = 0xC000_0082;
+const MSR_FMASK: u32 = 0xC000_0084;
+const TSS: u64 = 0x6000;
+/// The ring-0 stack for events taken at CPL 3.
+const STACK0: u64 = 0x7_0000;
+
+fn wrmsr(a: &mut CodeAssembler, msr: u32, v: u64) {
+    a.mov(ecx, msr).unwrap();
+    a.mov(eax, v as u32).unwrap();
+    a.mov(edx, (v >> 32) as u32).unwrap();
+    a.wrmsr().unwrap();
+}
+
+/// GDT: 0x10 becomes kernel data (SS after SYSCALL with STAR[47:32] =
+/// 0x08), 0x28 user data (SS after SYSRET with STAR[63:48] = 0x20; CS is
+/// then 0x33, the harness's user code); a 64-bit TSS with RSP0.
+fn syscall_machine(h: &mut Harness) {
+    let gdt = h.interp.cpu.s.gdtr.base;
+    h.plat
+        .mem
+        .write_u64(gdt + 0x10, 0x00CF_9300_0000_FFFF)
+        .unwrap();
+    h.plat
+        .mem
+        .write_u64(gdt + 0x28, 0x00CF_F300_0000_FFFF)
+        .unwrap();
+    h.plat.mem.write_u64(TSS + 4, STACK0).unwrap();
+    let tr = &mut h.interp.cpu.s.tr;
+    tr.selector = 0x40;
+    tr.base = TSS;
+    tr.limit = 0x67;
+    tr.attr = 0x8B;
+}
+
+/// The MSRs for SYSCALL to label "target" with IA32_FMASK = `fmask`.
+fn syscall_msrs(a: &mut CodeAssembler, l: &mut Labels, fmask: u64) {
+    wrmsr(a, MSR_EFER, (1 << 8) | (1 << 10) | 1);
+    wrmsr(a, MSR_STAR, (0x20 << 48) | (0x08 << 32));
+    let target = l.get(a, "target");
+    a.lea(rax, ptr(target)).unwrap();
+    a.mov(rdx, rax).unwrap();
+    a.shr(rdx, 32).unwrap();
+    a.mov(ecx, MSR_LSTAR).unwrap();
+    a.wrmsr().unwrap();
+    wrmsr(a, MSR_FMASK, fmask);
+}
+
+/// kvm-unit-tests syscall.c "syscall TF handling": SYSCALL and SYSRET
+/// single-step on TF at their end.
+#[test]
+fn syscall_sysret_single_step() {
+    let cases = [
+        Case {
+            name: "SYSCALL with TF in IA32_FMASK: no trap",
+            model: "max",
+            program: |a, l| {
+                syscall_msrs(a, l, TF);
+                tf_on(a);
+                a.nop().unwrap();
+                l.here(a, "a");
+                a.syscall().unwrap();
+                l.here(a, "target");
+                a.mov(eax, 0x18).unwrap();
+                a.mov(ss, ax).unwrap();
+                exit(a);
+            },
+            events: vec![(1, "a", BS, false)],
+        },
+        Case {
+            name: "SYSCALL keeping TF: trap at the target",
+            model: "qemu64",
+            program: |a, l| {
+                syscall_msrs(a, l, 0);
+                tf_on(a);
+                a.nop().unwrap();
+                l.here(a, "a");
+                a.syscall().unwrap();
+                l.here(a, "target");
+                tf_off(a, l);
+                a.mov(eax, 0x18).unwrap();
+                a.mov(ss, ax).unwrap();
+                exit(a);
+            },
+            events: [
+                vec![(1, "a", BS, false), (1, "target", BS, false)],
+                tf_off_events(),
+            ]
+            .concat(),
+        },
+        Case {
+            name: "SYSRET setting TF: trap right after it, at CPL 3",
+            model: "max",
+            program: |a, l| {
+                syscall_msrs(a, l, 0);
+                let user = l.get(a, "user");
+                a.lea(rcx, ptr(user)).unwrap();
+                // RFLAGS for CPL 3: TF, IOPL 3 (for the exit port).
+                a.mov(r11, 0x3102u64).unwrap();
+                a.sysretq().unwrap();
+                l.here(a, "user");
+                tf_off(a, l);
+                exit(a);
+                l.here(a, "target");
+                a.hlt().unwrap();
+            },
+            events: [vec![(1, "user", BS, false)], tf_off_events()].concat(),
+        },
+    ];
+    for c in &cases {
+        run_case_with(c, syscall_machine);
+    }
 }

@@ -68,8 +68,9 @@ pub mod attn {
     pub const EXIT: u32 = 1 << 3;
     /// HLT executed.
     pub const HALT: u32 = 1 << 4;
-    /// An enabled data or I/O breakpoint matched: a REP run stops after
-    /// the current iteration (the run loop has nothing else to do).
+    /// Debug work: an enabled data or I/O breakpoint matched (a REP run
+    /// stops after the current iteration), or a SYSCALL/SYSRET asks for
+    /// its single-step check (`debug::tf_at_end`).
     pub const DEBUG: u32 = 1 << 5;
 }
 

@@ -27,8 +27,12 @@
 //!   condition and clears DR7.GD; other event deliveries (INT n, INT3,
 //!   INTO, exceptions) do not, so a held trap is reported at the handler's
 //!   first instruction, as on hardware (CVE-2018-8897);
-//! - an instruction that delivers a software interrupt or exception does
-//!   not single-step trap (INT n and INTO clear TF, SDM 18.3.1.4);
+//! - single step traps after an instruction that began with TF = 1 (so
+//!   not after the POPF or IRET that sets it), except that an instruction
+//!   that delivers a software interrupt or exception does not trap (INT n
+//!   and INTO clear TF, SDM 18.3.1.4), and SYSCALL and SYSRET trap when TF
+//!   is 1 at their end (kvm-unit-tests `syscall.c`: SYSCALL with TF in
+//!   IA32_FMASK does not trap, SYSRET that sets TF does);
 //! - DR6.B0–B3 are rewritten on every #DB with the breakpoints whose
 //!   condition matched, enabled or not (18.2.3); BD, BS and BT are only
 //!   ever set.
@@ -88,6 +92,9 @@ pub struct DebugState {
     /// Events delivered during the current instruction ([`DELIVERED_EVENT`],
     /// [`DELIVERED_DB`]).
     pub delivered: u8,
+    /// The current instruction (SYSCALL, SYSRET) single-steps on TF at its
+    /// end rather than at its start ([`tf_at_end`]).
+    pub tf_end: bool,
 }
 
 impl DebugState {
@@ -195,6 +202,11 @@ pub fn after_instruction(ctx: &mut Ctx, tf: bool, faulted: bool) -> u64 {
         return 0;
     }
     let mut bits = d.take_hits();
+    let tf = if std::mem::take(&mut d.tf_end) {
+        ctx.cpu.rflags & rflags::TF != 0
+    } else {
+        tf
+    };
     if tf && !faulted && d.delivered == 0 {
         bits |= dr6::BS;
     }
@@ -204,6 +216,26 @@ pub fn after_instruction(ctx: &mut Ctx, tf: bool, faulted: bool) -> u64 {
         return 0;
     }
     bits | std::mem::take(&mut ev.pending_dbg)
+}
+
+/// SYSCALL / SYSRET completed: their single-step trap depends on TF after
+/// them. On the one-instruction path [`after_instruction`] sees the flag;
+/// after a block (TF was 0 at the start, so only a SYSRET that sets TF
+/// matters) the run loop's attention handler calls
+/// [`single_step_after_block`].
+pub fn tf_at_end(ctx: &mut Ctx) {
+    ctx.cpu.dbg.tf_end = true;
+    ctx.cpu.attention |= super::cpu::attn::DEBUG;
+}
+
+/// The DR6 bits of the single-step trap owed by an instruction that ran in
+/// a block and asked for [`tf_at_end`], or 0.
+pub fn single_step_after_block(ctx: &mut Ctx) -> u64 {
+    if std::mem::take(&mut ctx.cpu.dbg.tf_end) && ctx.cpu.rflags & rflags::TF != 0 {
+        dr6::BS
+    } else {
+        0
+    }
 }
 
 /// Records `bits` as the #DB to deliver (trap or fault with the current

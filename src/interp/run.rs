@@ -114,6 +114,14 @@ fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
     if a & attn::MODE != 0 {
         ctx.cpu.refresh_mode();
     }
+    if a & attn::DEBUG != 0 {
+        // A trap-class #DB comes before interrupts (SDM Table 7-2).
+        let bits = debug::single_step_after_block(ctx);
+        if bits != 0 {
+            debug::raise_db(ctx, bits);
+            deliver_fault(ctx);
+        }
+    }
     if a & attn::EVENT != 0 {
         check_events(ctx);
     }

@@ -890,6 +890,7 @@ fn syscall(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.cpu.rip = target;
     ctx.cpu.refresh_mode();
     ctx.cpu.attention |= attn::MODE;
+    crate::interp::debug::tf_at_end(ctx);
     Err(Stop::Jump)
 }
 
@@ -938,6 +939,7 @@ fn sysret(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.cpu.rip = rip;
     ctx.cpu.refresh_mode();
     ctx.cpu.attention |= attn::MODE | attn::EVENT;
+    crate::interp::debug::tf_at_end(ctx);
     Err(Stop::Jump)
 }
 
