@@ -628,9 +628,17 @@ fn snapshot_round_trip_preserves_every_field() {
     assert_eq!(back, s);
     assert!(nestor::state::snapshot::load("{}").is_err());
     assert!(nestor::state::snapshot::load("not json").is_err());
-    let newer = text.replace("\"version\": 1", "\"version\": 99");
+    let current = format!("\"version\": {}", nestor::state::snapshot::VERSION);
+    let newer = text.replace(&current, "\"version\": 99");
     let e = nestor::state::snapshot::load(&newer)
         .unwrap_err()
         .to_string();
     assert!(e.contains("newer"), "{e}");
+    // Version 1 had no pending debug exceptions: such a state still loads.
+    assert_eq!(s.events.pending_dbg, 0);
+    let v1 = text
+        .replace(&current, "\"version\": 1")
+        .replace("\"pending_dbg\": 0,", "");
+    assert!(!v1.contains("pending_dbg"));
+    assert_eq!(nestor::state::snapshot::load(&v1).expect("version 1"), s);
 }

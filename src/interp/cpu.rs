@@ -9,6 +9,7 @@
 
 use std::rc::Rc;
 
+use super::debug::DebugState;
 use super::flags::LazyFlags;
 use super::mem::Tlb;
 use crate::machine::clock;
@@ -67,6 +68,10 @@ pub mod attn {
     pub const EXIT: u32 = 1 << 3;
     /// HLT executed.
     pub const HALT: u32 = 1 << 4;
+    /// Debug work: an enabled data or I/O breakpoint matched (a REP run
+    /// stops after the current iteration), or a SYSCALL/SYSRET asks for
+    /// its single-step check (`debug::tf_at_end`).
+    pub const DEBUG: u32 = 1 << 5;
 }
 
 /// Interpreter statistics for `--stats`.
@@ -111,6 +116,9 @@ pub struct Cpu {
     /// Set while delivering a fault-class exception: the pushed RFLAGS
     /// image gets RF = 1.
     pub push_rf: bool,
+    /// Breakpoint configuration and the debug conditions of the current
+    /// instruction (see [`super::debug`]).
+    pub dbg: DebugState,
     /// PAE page-directory-pointer-table entries (loaded with CR3 in PAE mode).
     pub pdptes: [u64; 4],
     /// Retired instructions on this vCPU.
@@ -159,6 +167,7 @@ impl Cpu {
             attention: 0,
             fault: Fault::default(),
             push_rf: false,
+            dbg: DebugState::default(),
             pdptes: [0; 4],
             icount: 0,
             rep_budget: 1,
@@ -326,6 +335,13 @@ impl Cpu {
         }
         self.tlb.key = u64::from(self.cpl == 3);
         self.fetch_mode = super::decode::compute_fetch_mode(self);
+        let data_armed = self.dbg.data != 0;
+        self.dbg.refresh(&self.s);
+        if self.dbg.data != 0 && !data_armed {
+            // From now on the TLB grants no data access (see `fill_tlb`):
+            // drop what it granted so far.
+            self.tlb.flush_all();
+        }
     }
 
     /// The fast-path cache entry for segment register `r` in the current mode.

@@ -6,10 +6,11 @@
 //! and a fault while delivering a double fault shuts the processor down.
 
 use super::cpu::{Fault, Mode, attn};
+use super::debug;
 use super::exec::{Ctx, Exec, Stop};
 use super::seg::{Descriptor, sel_ec};
 use crate::state::segment::ar;
-use crate::state::{Activity, SegReg, Segment, rflags};
+use crate::state::{Activity, SegReg, Segment, dr6, dr7, rflags};
 
 /// Exception vectors (SDM Table 7-1).
 pub mod vec {
@@ -118,7 +119,9 @@ impl Ctx<'_> {
                 self.cpu.s.dr.dr6 = (self.cpu.s.dr.dr6 & !0xF) | f.dr6;
             }
             let kind = EventKind::Exception;
-            self.cpu.push_rf = is_fault(f.vector);
+            // A general-detect #DB is a fault too; an instruction-breakpoint
+            // #DB pushes RF as it is (SDM Vol. 3B 18.3.1.1).
+            self.cpu.push_rf = is_fault(f.vector) || (f.vector == vec::DB && f.dr6 & dr6::BD != 0);
             let r = self.deliver(f.vector, f.error_code, kind, self.cpu.rip);
             self.cpu.push_rf = false;
             match r {
@@ -182,6 +185,19 @@ impl Ctx<'_> {
         if r.is_ok() {
             if kind == EventKind::Nmi {
                 self.cpu.s.events.nmi_blocked = true;
+            }
+            self.cpu.dbg.delivered |= debug::DELIVERED_EVENT;
+            if v == vec::DB
+                && matches!(
+                    kind,
+                    EventKind::Exception | EventKind::PrivSoftwareException
+                )
+            {
+                // Entering the #DB handler clears DR7.GD (SDM Vol. 3B
+                // 18.2.4) and reports every pending debug condition.
+                self.cpu.dbg.delivered |= debug::DELIVERED_DB;
+                self.cpu.s.dr.dr7 &= !dr7::GD;
+                self.cpu.s.events.pending_dbg = 0;
             }
             self.cpu.s.events.interrupt_shadow = 0;
             self.cpu.attention |= attn::MODE | attn::EVENT;

@@ -6,7 +6,9 @@
 //! (the tag holds the linear page and the user/supervisor key), one
 //! unaligned host load or store. TLB entries are only created for RAM (or
 //! ROM, read/execute) pages whose access is fully permitted for the key, so
-//! everything unusual lands in the slow path by construction.
+//! everything unusual lands in the slow path by construction. While data
+//! breakpoints are enabled, entries grant execute access only, so the slow
+//! path sees (and checks) every data access.
 
 use std::ptr::NonNull;
 
@@ -459,8 +461,11 @@ impl Ctx<'_> {
         } else {
             (true, t.writable || !wp, !t.nx)
         };
-        let read = read && !pk;
-        let write = write && !pk && t.dirty && !code;
+        // While data breakpoints are enabled every data access takes the
+        // slow path, which checks them.
+        let no_data = pk || cpu.dbg.data != 0;
+        let read = read && !no_data;
+        let write = write && !no_data && t.dirty && !code;
         let page_tag = (la & !0xFFF) | key;
         let entry = TlbEntry {
             read: if read { page_tag } else { INVALID },
@@ -478,8 +483,9 @@ impl Ctx<'_> {
         let key = self.cpu.tlb.key;
         let user_ok = key == 0 || t.user;
         let tag = (la & !0xFFF) | key;
+        let read = user_ok && self.cpu.dbg.data == 0;
         let entry = TlbEntry {
-            read: if user_ok { tag } else { INVALID },
+            read: if read { tag } else { INVALID },
             write: INVALID,
             exec: if user_ok && !t.nx { tag } else { INVALID },
             addend: (host as usize).wrapping_sub((la & !0xFFF) as usize),
@@ -492,6 +498,9 @@ impl Ctx<'_> {
     #[cold]
     fn read_slow(&mut self, la: u64, size: usize, req: Requester) -> Result<u64, Stop> {
         let la = la & self.cpu.la_mask;
+        if self.cpu.dbg.data != 0 {
+            self.data_breakpoints(la, size, false);
+        }
         if (la & 0xFFF) as usize + size > PAGE as usize {
             // Page-crossing: byte by byte, all translations first.
             let first = PAGE as usize - (la & 0xFFF) as usize;
@@ -521,6 +530,9 @@ impl Ctx<'_> {
     #[cold]
     fn write_slow(&mut self, la: u64, size: usize, v: u64, req: Requester) -> Exec {
         let la = la & self.cpu.la_mask;
+        if self.cpu.dbg.data != 0 {
+            self.data_breakpoints(la, size, true);
+        }
         if (la & 0xFFF) as usize + size > PAGE as usize {
             let first = PAGE as usize - (la & 0xFFF) as usize;
             let lo = self.translate(la, Access::Write, req)?;

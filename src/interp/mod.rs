@@ -8,6 +8,7 @@
 //!   host pointers, data and instruction-fetch accesses;
 //! - [`seg`]: segment loads and protection checks;
 //! - [`events`]: exceptions, interrupts, #DF and triple fault;
+//! - [`debug`]: DR7 breakpoints, single step, general detect;
 //! - [`decode`] and [`cache`]: decoding with iced-x86 into [`exec::Op`]s with
 //!   pre-resolved handlers and operands, grouped in blocks keyed by physical
 //!   address and fetch mode;
@@ -18,6 +19,7 @@
 
 pub mod cache;
 pub mod cpu;
+pub mod debug;
 pub mod decode;
 pub mod events;
 pub mod exec;

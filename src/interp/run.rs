@@ -2,7 +2,8 @@
 //! what they flag (events, self-modifying code, mode changes, halts).
 
 use super::cache::CodeCache;
-use super::cpu::{Cpu, Fault, attn};
+use super::cpu::{Cpu, attn};
+use super::debug;
 use super::decode::{build_block, fetch_mode};
 use super::events::{Delivery, EventKind, vec};
 use super::exec::{Ctx, Stop};
@@ -113,6 +114,14 @@ fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
     if a & attn::MODE != 0 {
         ctx.cpu.refresh_mode();
     }
+    if a & attn::DEBUG != 0 {
+        // A trap-class #DB comes before interrupts (SDM Table 7-2).
+        let bits = debug::single_step_after_block(ctx);
+        if bits != 0 {
+            debug::raise_db(ctx, bits);
+            deliver_fault(ctx);
+        }
+    }
     if a & attn::EVENT != 0 {
         check_events(ctx);
     }
@@ -217,8 +226,6 @@ fn deliver_fault(ctx: &mut Ctx) {
     }
 }
 
-/// Finds (or builds) the block at RIP and executes it, at most `remaining`
-/// instructions.
 /// The block to run at RIP: from the RIP cache, or by translating the
 /// fetch address and looking up (or building) the block by physical key.
 #[inline(always)]
@@ -276,27 +283,32 @@ fn find_block(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACH
     Some(id)
 }
 
+/// Finds (or builds) the block at RIP and executes it, at most `remaining`
+/// instructions.
 fn execute_block(
     ctx: &mut Ctx,
     cache: &mut CodeCache,
     rc: &mut [RipEntry; RIP_CACHE],
     remaining: u64,
 ) {
+    if ctx.cpu.s.events.interrupt_shadow != 0
+        || ctx.cpu.rflags & (rflags::TF | rflags::RF) != 0
+        || ctx.cpu.dbg.active
+    {
+        execute_one(ctx, cache, rc);
+        return;
+    }
     let Some(id) = find_block(ctx, cache, rc) else {
         return;
     };
     let b = &cache.blocks[id as usize];
-    let shadow = ctx.cpu.s.events.interrupt_shadow;
-    let tf = ctx.cpu.rflags & rflags::TF != 0;
-    let single = shadow != 0 || tf || remaining < u64::from(b.len);
-    let n = if single { 1 } else { b.len as usize };
-    let ip_mask: u64 = match ctx.cpu.code_bits {
-        64 => u64::MAX,
-        32 => 0xFFFF_FFFF,
-        _ => 0xFFFF,
+    let n = if remaining < u64::from(b.len) {
+        1
+    } else {
+        b.len as usize
     };
+    let ip_mask = ip_mask(ctx);
     let first = b.first as usize;
-    let mut faulted = false;
     let cache = &*cache;
     for op in &cache.ops[first..first + n] {
         match (op.exec)(ctx, op) {
@@ -317,29 +329,84 @@ fn execute_block(
                 break;
             }
             Err(Stop::Fault) => {
-                faulted = true;
                 deliver_fault(ctx);
                 break;
             }
         }
     }
-    if single {
-        if shadow != 0 && ctx.cpu.s.events.interrupt_shadow == shadow {
-            ctx.cpu.s.events.interrupt_shadow = 0;
-            ctx.cpu.attention |= attn::EVENT;
+}
+
+#[inline(always)]
+fn ip_mask(ctx: &Ctx) -> u64 {
+    match ctx.cpu.code_bits {
+        64 => u64::MAX,
+        32 => 0xFFFF_FFFF,
+        _ => 0xFFFF,
+    }
+}
+
+/// Executes one instruction with what happens around it at instruction
+/// boundaries: the STI / MOV SS interrupt shadow, RFLAGS.RF and TF, and
+/// the DR7 breakpoints (see [`super::debug`]). Used whenever any of them
+/// is in effect.
+#[cold]
+fn execute_one(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACHE]) {
+    let shadow = ctx.cpu.s.events.interrupt_shadow;
+    let tf = ctx.cpu.rflags & rflags::TF != 0;
+    if ctx.cpu.dbg.active
+        && let Some(bits) = debug::before_instruction(ctx, shadow)
+    {
+        debug::raise_db(ctx, bits);
+        deliver_fault(ctx);
+        return;
+    }
+    ctx.cpu.dbg.delivered = 0;
+    // RF is cleared once the instruction-breakpoint check is done.
+    ctx.cpu.rflags &= !rflags::RF;
+    if tf {
+        // Single step traps after every iteration of a REP string.
+        ctx.cpu.rep_budget = 1;
+    }
+    let faulted = match find_block(ctx, cache, rc) {
+        // The fetch faulted (delivered).
+        None => true,
+        Some(id) => {
+            let ip_mask = ip_mask(ctx);
+            let op = &cache.ops[cache.blocks[id as usize].first as usize];
+            match (op.exec)(ctx, op) {
+                Ok(()) | Err(Stop::Exit) => {
+                    ctx.cpu.rip = ctx.cpu.rip.wrapping_add(u64::from(op.len)) & ip_mask;
+                    ctx.cpu.icount += 1;
+                    false
+                }
+                Err(Stop::Jump) => {
+                    ctx.cpu.icount += 1;
+                    false
+                }
+                Err(Stop::Fault) => {
+                    // The faulting instruction's own breakpoint matches
+                    // are void; those of the delivery stand.
+                    ctx.cpu.dbg.clear_hits();
+                    deliver_fault(ctx);
+                    true
+                }
+            }
         }
-        if tf && !faulted {
-            // Single-step trap after the instruction (SDM 18.3.1.4): #DB
-            // with DR6.BS, delivered with RIP of the next instruction.
-            ctx.cpu.fault = Fault {
-                vector: vec::DB,
-                error_code: None,
-                cr2: 0,
-                dr6: 0,
-            };
-            ctx.cpu.s.dr.dr6 |= 1 << 14;
-            let rip = ctx.cpu.rip;
-            deliver_event(ctx, vec::DB, EventKind::Exception, rip);
+    };
+    if shadow != 0 && ctx.cpu.s.events.interrupt_shadow == shadow {
+        ctx.cpu.s.events.interrupt_shadow = 0;
+        ctx.cpu.attention |= attn::EVENT;
+    }
+    let bits = debug::after_instruction(ctx, tf, faulted);
+    if bits != 0 {
+        // Trap-class #DB with RIP of the next instruction (SDM 18.3.1.4);
+        // a pending debug exception ends HLT.
+        if ctx.cpu.s.activity == Activity::Halted {
+            ctx.cpu.s.activity = Activity::Active;
         }
+        debug::raise_db(ctx, bits);
+        deliver_fault(ctx);
+        // What the #DB delivery itself touched is not reported again.
+        ctx.cpu.dbg.clear_hits();
     }
 }

@@ -135,6 +135,49 @@ pub struct DebugRegs {
     pub dr7: u64,
 }
 
+/// DR6 bits (SDM Vol. 3B 18.2.3 "Debug Status Register (DR6)").
+pub mod dr6 {
+    /// B0–B3: breakpoint condition n was met (bit n).
+    pub const B_MASK: u64 = 0xF;
+    /// BD: the next instruction accesses a debug register (DR7.GD = 1).
+    pub const BD: u64 = 1 << 13;
+    /// BS: single-step trap (RFLAGS.TF).
+    pub const BS: u64 = 1 << 14;
+    /// BT: task switch to a TSS with T = 1.
+    pub const BT: u64 = 1 << 15;
+    /// Bits that read as 1: 11:4 (bit 11 is the active-low BLD), 16 (the
+    /// active-low RTM bit; RTM debugging is not modelled) and 31:17.
+    pub const FIXED1: u64 = 0xFFFF_0FF0;
+    /// The bits software can write.
+    pub const WRITABLE: u64 = B_MASK | BD | BS | BT;
+}
+
+/// DR7 bits (SDM Vol. 3B 18.2.4 "Debug Control Register (DR7)").
+pub mod dr7 {
+    /// L0..L3 / G0..G3 at bits 2n / 2n + 1: breakpoint n enabled.
+    pub const ENABLE_MASK: u64 = 0xFF;
+    /// Bit 10 reads as 1.
+    pub const FIXED1: u64 = 1 << 10;
+    /// GD: MOV to or from a debug register raises #DB (general detect).
+    pub const GD: u64 = 1 << 13;
+    /// Bits 0–9, 11 (RTM), 13 and 16–31 are writable.
+    pub const WRITABLE: u64 = 0xFFFF_2BFF;
+    /// R/Wn (2 bits at 16 + 4n): 00 execute, 01 write, 10 I/O (CR4.DE = 1),
+    /// 11 read or write.
+    pub fn rw(dr7: u64, n: usize) -> u64 {
+        (dr7 >> (16 + 4 * n)) & 3
+    }
+    /// LENn (2 bits at 18 + 4n) as a byte count: 00 → 1, 01 → 2, 10 → 8,
+    /// 11 → 4.
+    pub fn len(dr7: u64, n: usize) -> u64 {
+        [1, 2, 8, 4][((dr7 >> (18 + 4 * n)) & 3) as usize]
+    }
+    /// Is breakpoint n enabled (Ln or Gn)?
+    pub fn enabled(dr7: u64, n: usize) -> bool {
+        dr7 & (3 << (2 * n)) != 0
+    }
+}
+
 /// What the processor is doing (SDM Vol. 3C 25.4.2 "Guest Non-Register State",
 /// activity states; APM Vol. 2 15.x for the SVM equivalents).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +221,12 @@ pub struct PendingEvents {
     pub nmi_blocked: bool,
     /// [`shadow`] bits: blocking by STI / by MOV SS for one instruction.
     pub interrupt_shadow: u8,
+    /// Pending debug exceptions: DR6 bits (B0–B3, BS) of trap-class #DB
+    /// conditions recognised on a MOV SS / POP SS and held until the next
+    /// instruction completes (SDM Vol. 3A 7.8.3; the VMX guest-state field
+    /// of the same name, SDM Vol. 3C 25.4.2).
+    #[serde(default)]
+    pub pending_dbg: u64,
     /// An INIT is latched (e.g. blocked in VMX root operation or by GIF=0).
     pub init_pending: bool,
     /// A startup IPI vector latched for a processor in wait-for-SIPI.

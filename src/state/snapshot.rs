@@ -11,8 +11,10 @@ use super::VcpuState;
 
 /// The format tag of a vCPU snapshot.
 pub const FORMAT: &str = "nestor-vcpu";
-/// The version this build writes.
-pub const VERSION: u32 = 1;
+/// The version this build writes. History: 1 — first format; 2 —
+/// `events.pending_dbg` (a version-1 state has no pending debug exceptions,
+/// which is what the field's default says).
+pub const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Envelope<S> {

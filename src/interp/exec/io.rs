@@ -36,6 +36,9 @@ impl Ctx<'_> {
     }
 
     pub fn port_in(&mut self, port: u16, size: usize) -> u64 {
+        if self.cpu.dbg.io != 0 {
+            self.io_breakpoints(port, size);
+        }
         self.cpu.stats.io_exits += 1;
         let now = self.cpu.now();
         let v = u64::from(self.plat.io_in(now, port, size as u8));
@@ -50,6 +53,9 @@ impl Ctx<'_> {
     }
 
     pub fn port_out(&mut self, port: u16, size: usize, v: u64) {
+        if self.cpu.dbg.io != 0 {
+            self.io_breakpoints(port, size);
+        }
         self.cpu.stats.io_exits += 1;
         let now = self.cpu.now();
         self.plat.io_out(now, port, size as u8, v as u32);

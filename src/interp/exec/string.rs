@@ -189,7 +189,11 @@ fn string<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     }
     while ctx.cpu.regs[1] & mask != 0 {
         if done > 0 && (done == budget || ctx.cpu.attention != 0) {
-            // Resume later at this same instruction (RIP unchanged).
+            // Resume later at this same instruction (RIP unchanged), with
+            // RF = 1: an event taken between iterations pushes RF = 1, and
+            // an instruction breakpoint on the instruction does not fire
+            // again when it resumes (SDM Vol. 3B 18.3.1.1).
+            ctx.cpu.rflags |= rflags::RF;
             ctx.cpu.icount += done.saturating_sub(1);
             return Err(Stop::Jump);
         }

@@ -17,7 +17,7 @@ use crate::model::Feature;
 use crate::model::cpuid::supported_xcr0;
 use crate::msr::{self, Initiator, MsrCtx, MsrEffect};
 use crate::state::segment::ar;
-use crate::state::{Activity, SegReg, Segment, cr0, cr4, efer, rflags, shadow};
+use crate::state::{Activity, SegReg, Segment, cr0, cr4, dr6, dr7, efer, rflags, shadow};
 
 fn cpl0(ctx: &mut Ctx) -> Exec {
     if ctx.cpu.cpl != 0 {
@@ -417,6 +417,7 @@ fn dr_index(ctx: &mut Ctx, n: u8) -> Result<u8, Stop> {
 fn mov_to_dr(ctx: &mut Ctx, op: &Op) -> Exec {
     let n = dr_index(ctx, op.r0)?;
     cpl0(ctx)?;
+    crate::interp::debug::general_detect(ctx)?;
     let v = ctx.cpu.regs[op.r1 as usize & 15];
     let v = if ctx.cpu.mode == Mode::Long {
         v
@@ -429,14 +430,15 @@ fn mov_to_dr(ctx: &mut Ctx, op: &Op) -> Exec {
             if v >> 32 != 0 {
                 return Err(ctx.cpu.gp(0));
             }
-            // DR6: bits 11:4, 31:17 (minus RTM bit 16) read as 1.
-            ctx.cpu.s.dr.dr6 = (v & 0x0001_E00F) | 0xFFFE_0FF0;
+            // DR6: bits 11:4 and 31:16 read as 1 (RTM, bit 16, is not
+            // modelled: it stays 1, "no RTM #DB").
+            ctx.cpu.s.dr.dr6 = (v & dr6::WRITABLE) | dr6::FIXED1;
         }
         7 => {
             if v >> 32 != 0 {
                 return Err(ctx.cpu.gp(0));
             }
-            ctx.cpu.s.dr.dr7 = (v & 0xFFFF_2BFF) | 0x400;
+            ctx.cpu.s.dr.dr7 = (v & dr7::WRITABLE) | dr7::FIXED1;
         }
         _ => return Err(ctx.cpu.ud()),
     }
@@ -447,6 +449,7 @@ fn mov_to_dr(ctx: &mut Ctx, op: &Op) -> Exec {
 fn mov_from_dr(ctx: &mut Ctx, op: &Op) -> Exec {
     let n = dr_index(ctx, op.r1)?;
     cpl0(ctx)?;
+    crate::interp::debug::general_detect(ctx)?;
     let v = match n {
         0..=3 => ctx.cpu.s.dr.dr[n as usize],
         6 => ctx.cpu.s.dr.dr6,
@@ -887,6 +890,7 @@ fn syscall(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.cpu.rip = target;
     ctx.cpu.refresh_mode();
     ctx.cpu.attention |= attn::MODE;
+    crate::interp::debug::tf_at_end(ctx);
     Err(Stop::Jump)
 }
 
@@ -935,6 +939,7 @@ fn sysret(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.cpu.rip = rip;
     ctx.cpu.refresh_mode();
     ctx.cpu.attention |= attn::MODE | attn::EVENT;
+    crate::interp::debug::tf_at_end(ctx);
     Err(Stop::Jump)
 }
 
