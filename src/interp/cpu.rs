@@ -333,7 +333,8 @@ impl Cpu {
         for r in SegReg::ALL {
             self.segs[r as usize] = self.seg_cache_for(r);
         }
-        self.tlb.key = u64::from(self.cpl == 3);
+        self.tlb.set_cpl(self.cpl);
+        self.tlb.set_wp(self.s.cr.cr0 & crate::state::cr0::WP != 0);
         self.fetch_mode = super::decode::compute_fetch_mode(self);
         let data_armed = self.dbg.data != 0;
         self.dbg.refresh(&self.s);

@@ -57,7 +57,7 @@ pub fn compute_fetch_mode(cpu: &super::cpu::Cpu) -> u64 {
     };
     // The TLB key (user/supervisor) is part of it: execute permission
     // depends on it, and the RIP → block cache relies on this key.
-    u64::from(cpu.code_bits) | m << 8 | cpu.tlb.key << 16 | u64::from(limit) << 32
+    u64::from(cpu.code_bits) | m << 8 | u64::from(cpu.tlb.user()) << 16 | u64::from(limit) << 32
 }
 
 /// Register number of a general register: 0–15 by encoding, 16–19 for

@@ -370,7 +370,7 @@ impl Ctx<'_> {
         // Write the frame with the new privilege (supervisor accesses).
         let saved_cpl = self.cpu.cpl;
         self.cpu.cpl = new_cpl;
-        self.cpu.tlb.key = u64::from(new_cpl == 3);
+        self.cpu.tlb.set_cpl(new_cpl);
         let mut ok = Ok(());
         let mut sp = rsp;
         for &val in frame[..n].iter() {
@@ -382,7 +382,7 @@ impl Ctx<'_> {
         }
         if let Err(e) = ok {
             self.cpu.cpl = saved_cpl;
-            self.cpu.tlb.key = u64::from(saved_cpl == 3);
+            self.cpu.tlb.set_cpl(saved_cpl);
             // Faults on the new stack are #SS (page faults stay #PF).
             return Err(e);
         }
@@ -509,11 +509,11 @@ impl Ctx<'_> {
         }
         let saved = self.cpu.cpl;
         self.cpu.cpl = new_cpl;
-        self.cpu.tlb.key = u64::from(new_cpl == 3);
+        self.cpu.tlb.set_cpl(new_cpl);
         for (&la, &val) in addrs.iter().zip(frame.iter()) {
             if let Err(e) = self.probe_write(la, size as usize) {
                 self.cpu.cpl = saved;
-                self.cpu.tlb.key = u64::from(saved == 3);
+                self.cpu.tlb.set_cpl(saved);
                 return Err(e);
             }
             let _ = val;

@@ -54,6 +54,19 @@ const EMPTY: TlbEntry = TlbEntry {
 /// tables on every access (QEMU's TCG does the same).
 const VICTIMS: usize = 8;
 
+/// The bits of a tag below the page number: bit 0 is the user key (CPL 3),
+/// bit 1 CR0.WP, bits 2..=10 a flush epoch. WP is part of the key because
+/// fills bake it into the write permission; a WP change then needs no
+/// flush (the SDM does not make it one, SDM Vol. 3A 4.10.4.1), so guests
+/// toggling WP in a loop do not re-walk. The epoch makes a full flush a
+/// counter bump instead of clearing 48 KiB. Bit 11 stays clear so no tag
+/// can equal INVALID.
+const KEY_USER: u64 = 1;
+const KEY_WP: u64 = 2;
+const EPOCH_SHIFT: u32 = 2;
+const EPOCH_BITS: u64 = 0x7FC;
+const EPOCHS: u64 = 1 << 9;
+
 pub struct Tlb {
     pub e: Box<[TlbEntry; TLB_SIZE]>,
     /// Bumped whenever translations may have changed (flushes, INVLPG):
@@ -61,8 +74,13 @@ pub struct Tlb {
     pub generation: u64,
     victim: [TlbEntry; VICTIMS],
     victim_next: usize,
-    /// 1 when CPL = 3 (user key), else 0.
-    pub key: u64,
+    /// The tag bits below the page number: epoch, WP, user.
+    key: u64,
+    /// Current flush epoch (0..EPOCHS).
+    epoch: u64,
+    /// Which entries of `e` hold global translations: what a non-global
+    /// flush must carry over to the new epoch.
+    globals: [u64; TLB_SIZE / 64],
 }
 
 impl Default for Tlb {
@@ -79,7 +97,48 @@ impl Tlb {
             victim: [EMPTY; VICTIMS],
             victim_next: 0,
             key: 0,
+            epoch: 0,
+            globals: [0; TLB_SIZE / 64],
         }
+    }
+
+    /// The tag bits below the page number (epoch and user key).
+    #[inline(always)]
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Whether lookups use the user (CPL 3) key.
+    #[inline(always)]
+    pub fn user(&self) -> bool {
+        self.key & KEY_USER != 0
+    }
+
+    /// Selects the user or supervisor key after a CPL change.
+    #[inline(always)]
+    pub fn set_cpl(&mut self, cpl: u8) {
+        self.key = (self.key & !KEY_USER) | u64::from(cpl == 3);
+    }
+
+    /// Selects the key for CR0.WP (see [`KEY_WP`]).
+    #[inline(always)]
+    pub fn set_wp(&mut self, wp: bool) {
+        self.key = (self.key & !KEY_WP) | if wp { KEY_WP } else { 0 };
+    }
+
+    /// Moves to a new epoch: every entry tagged with an older one stops
+    /// matching. Returns false when the epochs wrapped and the caller's
+    /// entries were cleared for real.
+    fn next_epoch(&mut self) -> bool {
+        self.epoch = (self.epoch + 1) % EPOCHS;
+        self.key = self.epoch << EPOCH_SHIFT | (self.key & !EPOCH_BITS);
+        self.victim.fill(EMPTY);
+        if self.epoch == 0 {
+            self.e.fill(EMPTY);
+            self.globals = [0; TLB_SIZE / 64];
+            return false;
+        }
+        true
     }
 
     #[inline(always)]
@@ -89,16 +148,35 @@ impl Tlb {
 
     pub fn flush_all(&mut self) {
         self.generation += 1;
-        self.e.fill(EMPTY);
-        self.victim.fill(EMPTY);
+        if self.next_epoch() {
+            self.globals = [0; TLB_SIZE / 64];
+        }
     }
 
-    /// Flushes everything but global translations (MOV to CR3).
+    /// Flushes everything but global translations (MOV to CR3): a new
+    /// epoch, with the global entries re-tagged into it. (Global entries
+    /// that sat in the victim TLB are dropped, which is always allowed.)
     pub fn flush_nonglobal(&mut self) {
         self.generation += 1;
-        for e in self.e.iter_mut().chain(self.victim.iter_mut()) {
-            if !e.global {
-                *e = EMPTY;
+        let old = self.epoch << EPOCH_SHIFT;
+        if !self.next_epoch() {
+            return;
+        }
+        let new = self.epoch << EPOCH_SHIFT;
+        let retag = |t: &mut u64| {
+            if *t != INVALID && *t & EPOCH_BITS == old {
+                *t = (*t & !EPOCH_BITS) | new;
+            }
+        };
+        for w in 0..self.globals.len() {
+            let mut bits = self.globals[w];
+            while bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let e = &mut self.e[i];
+                retag(&mut e.read);
+                retag(&mut e.write);
+                retag(&mut e.exec);
             }
         }
     }
@@ -130,12 +208,19 @@ impl Tlb {
         let i = Self::index(la);
         let old = self.e[i];
         let live = old.read != INVALID || old.write != INVALID || old.exec != INVALID;
-        let same = [old.read, old.write, old.exec]
-            .iter()
-            .any(|&t| t != INVALID && t & !0xFFF == la & !0xFFF);
+        // An entry for the same page under another key (the other CPL or
+        // WP) is kept as a victim: guests alternate between them.
+        let tag = (la & !0xFFF) | self.key;
+        let same = [old.read, old.write, old.exec].contains(&tag);
         if live && !same {
             self.victim[self.victim_next] = old;
             self.victim_next = (self.victim_next + 1) % VICTIMS;
+        }
+        let bit = 1u64 << (i % 64);
+        if entry.global {
+            self.globals[i / 64] |= bit;
+        } else {
+            self.globals[i / 64] &= !bit;
         }
         self.e[i] = entry;
     }
@@ -146,20 +231,20 @@ impl Tlb {
     fn refill_from_victim(&mut self, la: u64, acc: Access) -> bool {
         let tag = (la & !0xFFF) | self.key;
         let i = Self::index(la);
-        for v in 0..VICTIMS {
-            let e = self.victim[v];
-            let t = match acc {
+        let found = self.victim.iter().position(|e| {
+            tag == match acc {
                 Access::Read => e.read,
                 Access::Write => e.write,
                 Access::Exec => e.exec,
-            };
-            if t == tag {
-                self.victim[v] = self.e[i];
-                self.e[i] = e;
-                return true;
             }
+        });
+        match found {
+            Some(v) => {
+                std::mem::swap(&mut self.victim[v], &mut self.e[i]);
+                true
+            }
+            None => false,
         }
-        false
     }
 
     /// Host pointer for an access that hits the fast path.
@@ -442,8 +527,8 @@ impl Ctx<'_> {
         code: bool,
     ) {
         let cpu = &mut *self.cpu;
-        let key = cpu.tlb.key;
-        let user_mode = key == 1;
+        let key = cpu.tlb.key();
+        let user_mode = cpu.tlb.user();
         let s = &cpu.s;
         let wp = s.cr.cr0 & crate::state::cr0::WP != 0;
         let smap = s.cr.cr4 & cr4::SMAP != 0;
@@ -480,8 +565,8 @@ impl Ctx<'_> {
     }
 
     fn fill_tlb_rom(&mut self, la: u64, pa_page: u64, host: *mut u8, t: &paging::Translation) {
-        let key = self.cpu.tlb.key;
-        let user_ok = key == 0 || t.user;
+        let key = self.cpu.tlb.key();
+        let user_ok = !self.cpu.tlb.user() || t.user;
         let tag = (la & !0xFFF) | key;
         let read = user_ok && self.cpu.dbg.data == 0;
         let entry = TlbEntry {
@@ -657,7 +742,7 @@ impl Ctx<'_> {
     pub fn fetch_translate(&mut self, la: u64) -> Result<(u64, Option<*const u8>), Stop> {
         let la = la & self.cpu.la_mask;
         let e = &self.cpu.tlb.e[Tlb::index(la)];
-        if e.exec == (la & !0xFFF) | self.cpu.tlb.key {
+        if e.exec == (la & !0xFFF) | self.cpu.tlb.key() {
             let host = (la as usize).wrapping_add(e.addend) as *const u8;
             return Ok((e.pa_page | (la & 0xFFF), Some(host)));
         }
@@ -679,5 +764,95 @@ impl Ctx<'_> {
             }
             Phys::Apic(_) | Phys::Mmio(_) => Ok((u64::MAX, None)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(tlb: &Tlb, la: u64, global: bool) -> TlbEntry {
+        let tag = (la & !0xFFF) | tlb.key();
+        TlbEntry {
+            read: tag,
+            write: tag,
+            exec: tag,
+            addend: 0,
+            pa_page: la & !0xFFF,
+            global,
+        }
+    }
+
+    fn hits(tlb: &Tlb, la: u64) -> bool {
+        tlb.hit(la, 8, Access::Read).is_some()
+    }
+
+    #[test]
+    fn flush_all_drops_everything_including_globals() {
+        let mut t = Tlb::new();
+        t.install(0x1000, entry(&t, 0x1000, false));
+        t.install(0x2000, entry(&t, 0x2000, true));
+        assert!(hits(&t, 0x1000) && hits(&t, 0x2000));
+        t.flush_all();
+        assert!(!hits(&t, 0x1000) && !hits(&t, 0x2000));
+    }
+
+    #[test]
+    fn mov_cr3_flush_keeps_global_entries() {
+        // SDM Vol. 3A 4.10.4.1: MOV to CR3 leaves global translations.
+        let mut t = Tlb::new();
+        t.install(0x1000, entry(&t, 0x1000, false));
+        t.install(0x2000, entry(&t, 0x2000, true));
+        for _ in 0..3 * EPOCHS {
+            t.flush_nonglobal();
+            assert!(!hits(&t, 0x1000));
+            t.install(0x1000, entry(&t, 0x1000, false));
+        }
+        t.flush_nonglobal();
+        assert!(!hits(&t, 0x1000));
+        // Epoch wrap-arounds may drop globals (allowed); between them they stay.
+        t.install(0x2000, entry(&t, 0x2000, true));
+        t.flush_nonglobal();
+        assert!(hits(&t, 0x2000));
+    }
+
+    #[test]
+    fn epoch_wrap_never_revives_stale_entries() {
+        let mut t = Tlb::new();
+        t.install(0x5000, entry(&t, 0x5000, false));
+        for _ in 0..EPOCHS {
+            t.flush_all();
+            assert!(!hits(&t, 0x5000));
+        }
+    }
+
+    #[test]
+    fn cpl_and_wp_select_separate_entries() {
+        let mut t = Tlb::new();
+        t.set_wp(true);
+        t.install(0x3000, entry(&t, 0x3000, false));
+        t.set_wp(false);
+        assert!(!hits(&t, 0x3000), "WP=1 entry used with WP=0");
+        t.install(0x3000, entry(&t, 0x3000, false));
+        t.set_cpl(3);
+        assert!(!hits(&t, 0x3000), "supervisor entry used at CPL 3");
+        // The WP=1 entry went to the victim TLB and comes back.
+        t.set_cpl(0);
+        t.set_wp(true);
+        assert!(!hits(&t, 0x3000));
+        assert!(t.refill_from_victim(0x3000, Access::Read));
+        assert!(hits(&t, 0x3000));
+    }
+
+    #[test]
+    fn invlpg_drops_the_page_under_every_key() {
+        let mut t = Tlb::new();
+        t.install(0x4000, entry(&t, 0x4000, true));
+        t.set_cpl(3);
+        t.install(0x4000, entry(&t, 0x4000, false));
+        t.flush_page(0x4000);
+        assert!(!hits(&t, 0x4000) && !t.refill_from_victim(0x4000, Access::Read));
+        t.set_cpl(0);
+        assert!(!hits(&t, 0x4000) && !t.refill_from_victim(0x4000, Access::Read));
     }
 }

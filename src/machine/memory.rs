@@ -231,12 +231,30 @@ impl GuestMemory {
         self.read(gpa, &mut b)?;
         Ok(u16::from_le_bytes(b))
     }
+    /// Page-table walks read entries with these two: RAM is read directly,
+    /// anything else goes through [`Self::read`].
+    #[inline]
     pub fn read_u32(&self, gpa: u64) -> Result<u32, Unmapped> {
+        if let Some(off) = self.ram_offset(gpa, 4) {
+            // SAFETY: the 4 bytes are inside the RAM mapping.
+            let v = unsafe {
+                std::ptr::read_unaligned(self.base.as_ptr().add(off as usize) as *const u32)
+            };
+            return Ok(u32::from_le(v));
+        }
         let mut b = [0u8; 4];
         self.read(gpa, &mut b)?;
         Ok(u32::from_le_bytes(b))
     }
+    #[inline]
     pub fn read_u64(&self, gpa: u64) -> Result<u64, Unmapped> {
+        if let Some(off) = self.ram_offset(gpa, 8) {
+            // SAFETY: the 8 bytes are inside the RAM mapping.
+            let v = unsafe {
+                std::ptr::read_unaligned(self.base.as_ptr().add(off as usize) as *const u64)
+            };
+            return Ok(u64::from_le(v));
+        }
         let mut b = [0u8; 8];
         self.read(gpa, &mut b)?;
         Ok(u64::from_le_bytes(b))

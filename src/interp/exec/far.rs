@@ -226,7 +226,7 @@ pub fn far_call(ctx: &mut Ctx, sel: u16, off: u64, bits: u32, ret: u64) -> Exec 
             ctx.cpu.cpl,
         );
         ctx.cpu.cpl = new_cpl;
-        ctx.cpu.tlb.key = u64::from(new_cpl == 3);
+        ctx.cpu.tlb.set_cpl(new_cpl);
         *ctx.cpu.s.seg_mut(SegReg::Ss) = new_ss;
         ctx.cpu.refresh_mode();
         ctx.cpu.cpl = new_cpl;

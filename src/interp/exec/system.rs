@@ -289,7 +289,10 @@ pub fn write_cr0(ctx: &mut Ctx, v: u64) -> Exec {
     }
     ctx.cpu.s.cr.cr0 = v;
     ctx.cpu.s.efer = efer_v;
-    if (old ^ v) & (cr0::PG | cr0::WP | cr0::PE) != 0 {
+    // CR0.WP is part of the TLB key (refresh_mode selects it), so a WP
+    // change needs no flush; the SDM makes only PG 1 → 0 one (Vol. 3A
+    // 4.10.4.1), and nestor flushes on any PG or PE change.
+    if (old ^ v) & (cr0::PG | cr0::PE) != 0 {
         ctx.cpu.tlb.flush_all();
     }
     ctx.cpu.refresh_mode();
