@@ -1,8 +1,7 @@
 //! `nestor selftest`: run every bundled guest image (`roms/`) and compare
 //! its exit status with what `roms/images.toml` expects.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::CliError;
@@ -32,7 +31,7 @@ pub struct ImageResult {
 
 /// Runs bundled image `rom` (with `args` instead of its own if given).
 pub fn run_image(rom: &Rom, args: Option<&str>) -> Result<ImageResult, CliError> {
-    let buf = Rc::new(RefCell::new(Vec::new()));
+    let buf = Arc::new(Mutex::new(Vec::new()));
     let cfg = MachineConfig {
         model: parse_model(rom.cpu).map_err(|e| CliError(format!("{}: {e}", rom.name)))?,
         cpus: rom.smp,
@@ -58,7 +57,10 @@ pub fn run_image(rom: &Rom, args: Option<&str>) -> Result<ImageResult, CliError>
     });
     let retired = m.retired;
     drop(m);
-    let output = String::from_utf8_lossy(&buf.borrow()).into_owned();
+    let output = buf
+        .lock()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     Ok(ImageResult {
         outcome,
         output,

@@ -51,6 +51,15 @@ pub struct GuestMemory {
     code_writes: RefCell<Vec<u64>>,
 }
 
+// SAFETY: `base` points into `_ram`, an owned anonymous mapping that moves
+// with the struct and is unmapped only when it drops; nothing else holds
+// the pointer's ownership. The `Cell`/`RefCell` fields are `Send`. So moving
+// a `GuestMemory` to another thread is sound. It stays `!Sync`: the KVM
+// backend shares it only behind the board's mutex (the guest's own accesses
+// through KVM's mapping of the same pages are the hardware's, as for any
+// DMA-capable memory).
+unsafe impl Send for GuestMemory {}
+
 struct Rom {
     gpa: u64,
     bytes: Box<[u8]>,
