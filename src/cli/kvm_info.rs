@@ -15,6 +15,11 @@ pub fn run(args: &KvmInfoArgs) -> Result<i32, CliError> {
     let kvm = caps::open()?;
     let caps = KvmCaps::probe(&kvm)?;
     print!("{}", caps.report());
+    let names = crate::kvm::cpuid::host_feature_names(&caps);
+    println!("{:<28} {}", "CPU features for guests", names.join(" "));
+    if let Some(v) = crate::kvm::cpuid::host_vendor(&caps) {
+        println!("{:<28} {}", "host vendor", v.id_string());
+    }
     if args.verbose {
         print!("{}", caps.report_lists());
     }

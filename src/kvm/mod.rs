@@ -10,6 +10,7 @@
 //! - [`run`]: the run loop (a thread per vCPU, the board behind a lock).
 
 pub mod caps;
+pub mod cpuid;
 
 /// A KVM problem, as one line.
 #[derive(Clone, Debug, PartialEq, Eq)]
