@@ -59,6 +59,8 @@ pub struct KvmCaps {
     pub set_guest_debug: bool,
     pub sync_regs: bool,
     pub user_nmi: bool,
+    /// KVM_CAP_READONLY_MEM: read-only memory slots (the firmware ROM).
+    pub readonly_mem: bool,
     pub disable_exits: u32,
     pub apic_bus_cycles_ns: bool,
     pub nr_vcpus: usize,
@@ -72,6 +74,61 @@ pub struct KvmCaps {
     pub msr_index_list: Vec<u32>,
     /// KVM_GET_MSR_FEATURE_INDEX_LIST.
     pub feature_msrs: Vec<u32>,
+    /// Behaviour probed on a scratch vCPU (see [`HostQuirks`]).
+    pub quirks: HostQuirks,
+}
+
+/// Deviations from KVM's documented behaviour found by probing (a
+/// paravirtual KVM need not implement everything the same way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostQuirks {
+    /// KVM_SET_SREGS keeps CR0.PG outside long mode (32-bit and PAE
+    /// paging can be restored).
+    pub legacy_paging: bool,
+    /// A host-initiated write of IA32_TSC sets the guest TSC.
+    pub tsc_writable: bool,
+}
+
+impl Default for HostQuirks {
+    fn default() -> Self {
+        HostQuirks {
+            legacy_paging: true,
+            tsc_writable: true,
+        }
+    }
+}
+
+impl HostQuirks {
+    fn probe(vm: &kvm_ioctls::VmFd) -> HostQuirks {
+        let mut q = HostQuirks::default();
+        let Ok(vcpu) = vm.create_vcpu(0) else {
+            return q;
+        };
+        if let Ok(mut sr) = vcpu.get_sregs() {
+            // Protected mode with 32-bit paging (CR3 needs no memory).
+            sr.cr0 = 0x8000_0011;
+            sr.cr4 = 0;
+            sr.efer = 0;
+            if vcpu.set_sregs(&sr).is_ok() {
+                q.legacy_paging = vcpu.get_sregs().is_ok_and(|g| g.cr0 & 0x8000_0000 != 0);
+            }
+        }
+        let want: u64 = 1 << 52;
+        let entry = |data| kvm_bindings::kvm_msr_entry {
+            index: crate::arch::msr_index::IA32_TSC,
+            data,
+            ..Default::default()
+        };
+        if let Ok(mut m) = kvm_bindings::Msrs::from_entries(&[entry(want)])
+            && vcpu.set_msrs(&m).is_ok_and(|n| n == 1)
+            && vcpu.get_msrs(&mut m).is_ok_and(|n| n == 1)
+        {
+            // Within a minute of host TSC ticks of what was written.
+            let got = m.as_slice()[0].data;
+            q.tsc_writable = got.wrapping_sub(want) < 1 << 38;
+        }
+        q
+    }
 }
 
 /// Opens /dev/kvm with a one-line error saying why it cannot be used.
@@ -119,8 +176,9 @@ impl KvmCaps {
             .map(|l| l.as_slice().to_vec())
             .unwrap_or_default();
         let get_tsc_khz = has(Cap::GetTscKhz);
+        let quirks = HostQuirks::probe(&vm);
         let host_tsc_khz = if get_tsc_khz {
-            vm.create_vcpu(0).ok().and_then(|v| v.get_tsc_khz().ok())
+            vm.create_vcpu(1).ok().and_then(|v| v.get_tsc_khz().ok())
         } else {
             None
         };
@@ -151,6 +209,7 @@ impl KvmCaps {
             set_guest_debug: has(Cap::SetGuestDebug),
             sync_regs: has(Cap::SyncRegs),
             user_nmi: has(Cap::UserNmi),
+            readonly_mem: has(Cap::ReadonlyMem),
             disable_exits: raw(raw::KVM_CAP_X86_DISABLE_EXITS).max(0) as u32,
             apic_bus_cycles_ns: raw(raw::KVM_CAP_X86_APIC_BUS_CYCLES_NS) > 0,
             nr_vcpus: kvm.get_nr_vcpus(),
@@ -161,6 +220,7 @@ impl KvmCaps {
             emulated_cpuid,
             msr_index_list,
             feature_msrs,
+            quirks,
         })
     }
 
@@ -263,6 +323,7 @@ impl KvmCaps {
         line("SIGNAL_MSI", yn(self.signal_msi).into());
         line("IRQ_ROUTING", yn(self.irq_routing).into());
         line("USER_NMI", yn(self.user_nmi).into());
+        line("READONLY_MEM", yn(self.readonly_mem).into());
         line("SET_GUEST_DEBUG", yn(self.set_guest_debug).into());
         line("SYNC_REGS", yn(self.sync_regs).into());
         line("X86_DISABLE_EXITS", format!("{:#x}", self.disable_exits));
@@ -287,6 +348,22 @@ impl KvmCaps {
             format!("{} MSRs", self.msr_index_list.len()),
         );
         line("feature MSRs", format!("{} MSRs", self.feature_msrs.len()));
+        line(
+            "quirk: legacy paging",
+            if self.quirks.legacy_paging {
+                "restorable".into()
+            } else {
+                "KVM_SET_SREGS drops CR0.PG outside long mode".into()
+            },
+        );
+        line(
+            "quirk: TSC",
+            if self.quirks.tsc_writable {
+                "writable".into()
+            } else {
+                "IA32_TSC writes are ignored (guest TSC = host TSC)".into()
+            },
+        );
         s
     }
 

@@ -10,7 +10,12 @@
 //! - [`run`]: the run loop (a thread per vCPU, the board behind a lock).
 
 pub mod caps;
+pub mod convert;
 pub mod cpuid;
+pub mod lapic;
+pub mod msrs;
+pub mod vcpu;
+pub mod vm;
 
 /// A KVM problem, as one line.
 #[derive(Clone, Debug, PartialEq, Eq)]
