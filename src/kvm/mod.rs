@@ -12,8 +12,11 @@
 pub mod caps;
 pub mod convert;
 pub mod cpuid;
+pub mod irq;
+pub mod kick;
 pub mod lapic;
 pub mod msrs;
+pub mod run;
 pub mod vcpu;
 pub mod vm;
 
