@@ -22,7 +22,7 @@ use kvm_bindings::kvm_lapic_state;
 
 use super::convert::Shape;
 use crate::apic::regs::{off, timer_mode};
-use crate::apic::{self, LVT_COUNT, LapicState, Lvt};
+use crate::apic::{self, LVT_COUNT, LapicState};
 
 /// Offsets of the LVT entries in [`LapicState::lvt`] order.
 const LVT_OFFSETS: [u32; LVT_COUNT] = [
@@ -165,15 +165,10 @@ pub fn lapic_from_kvm(
     a
 }
 
-/// Is the LINT0 entry accepting ExtINT (the 8259's INTR reaches the CPU)?
-pub fn lint0_extint(a: &LapicState) -> bool {
-    let lint0 = a.lvt[Lvt::Lint0 as usize];
-    lint0 & apic::LVT_MASKED == 0 && (lint0 >> 8) & 7 == 7
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apic::Lvt;
     use crate::apic::regs::ApicEnv;
 
     fn shape() -> Shape {
@@ -198,7 +193,6 @@ mod tests {
             let k = lapic_to_kvm(&a, x2, 1000, &shape());
             assert_eq!(lapic_from_kvm(&k, x2, 1000, &shape(), &a), a);
         }
-        assert!(lint0_extint(&a));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use super::irq;
 use super::kick::{ImmediateExit, Threads, kick_signal};
 use super::vcpu::KvmVcpu;
 use super::vm::KvmVm;
-use crate::apic::ApicAction;
+use crate::apic::{self, ApicAction};
 use crate::devices::ioapic::IoApic;
 use crate::interp::Platform;
 use crate::machine::board::Board;
@@ -69,6 +69,9 @@ struct RunCtx<'a> {
     outcome: Mutex<Option<Outcome>>,
     /// The BSP should look at the 8259's INTR.
     pic_pending: AtomicBool,
+    /// The BSP holds an 8259 interrupt it could not inject yet and asked
+    /// KVM for an interrupt-window exit.
+    bsp_wants_window: AtomicBool,
     threads: Threads,
     start: Instant,
     base_ns: u64,
@@ -223,6 +226,7 @@ impl KvmMachine {
             stop: AtomicBool::new(false),
             outcome: Mutex::new(None),
             pic_pending: AtomicBool::new(false),
+            bsp_wants_window: AtomicBool::new(false),
             threads: Threads::new(self.vcpus.len(), kick_signal()?),
             start: Instant::now(),
             base_ns: self.now,
@@ -292,6 +296,7 @@ fn timer_loop(ctx: &RunCtx, timeout: Option<u64>) {
     let Ok(mut sh) = ctx.lock() else {
         return;
     };
+    let mut window_backoff = 500_000;
     while !ctx.stop.load(Ordering::SeqCst) {
         let now = ctx.now();
         if timeout.is_some_and(|t| now >= t) {
@@ -313,7 +318,18 @@ fn timer_loop(ctx: &RunCtx, timeout: Option<u64>) {
             .unwrap_or(u64::MAX);
         ctx.timer_at.store(next, Ordering::SeqCst);
         // Sleep until the deadline (at most 50 ms, to notice the stop flag).
-        let wait = next.saturating_sub(ctx.now()).min(50_000_000);
+        let mut wait = next.saturating_sub(ctx.now()).min(50_000_000);
+        // A halted BSP waits inside KVM_RUN, and not every KVM leaves it
+        // for an interrupt window (this host's does not): kick it so it
+        // can see it is ready, backing off while the guest keeps the
+        // interrupt blocked.
+        if ctx.bsp_wants_window.load(Ordering::SeqCst) {
+            ctx.threads.kick(0);
+            wait = wait.min(window_backoff);
+            window_backoff = (window_backoff * 2).min(64_000_000);
+        } else {
+            window_backoff = 500_000;
+        }
         sh = match ctx.timer_wake.wait_timeout(sh, Duration::from_nanos(wait)) {
             Ok((g, _)) => g,
             Err(_) => return,
@@ -321,34 +337,72 @@ fn timer_loop(ctx: &RunCtx, timeout: Option<u64>) {
     }
 }
 
-/// Gives the 8259's interrupt to the BSP when KVM can take it, or asks
-/// for an exit when it can.
+/// Gives the 8259's interrupt to the BSP when it can take it.
+///
+/// Whether INTR reaches the CPU follows nestor's rule
+/// ([`apic::extint_accepted`]: APIC disabled in hardware *or software*, or
+/// LINT0 in ExtINT mode), which accepts more than KVM's own ExtINT path
+/// (KVM_INTERRUPT needs a hardware-disabled APIC or LINT0 ExtINT). So the
+/// vector is acknowledged here and delivered as an injected external
+/// interrupt through KVM_SET_VCPU_EVENTS, when RFLAGS.IF = 1 and nothing
+/// else is being delivered; a halted BSP wakes up, as it would for INTR.
+/// Until then the BSP asks KVM for an interrupt-window exit, and the timer
+/// thread kicks it now and then (not every KVM leaves a halted vCPU for
+/// the window; this host's does not).
 fn pic_to_bsp(v: &mut KvmVcpu, ctx: &RunCtx) -> Result<(), KvmError> {
     if !ctx.pic_pending.load(Ordering::SeqCst) {
         return Ok(());
     }
-    let ready = v.fd.get_kvm_run().ready_for_interrupt_injection != 0;
-    let mut sh = ctx.lock()?;
-    if !sh.board.router.pic_has_interrupt() {
+    let idle = |v: &mut KvmVcpu, wants: bool| {
+        v.fd.get_kvm_run().request_interrupt_window = u8::from(wants);
+        if ctx.bsp_wants_window.swap(wants, Ordering::SeqCst) != wants && wants {
+            ctx.timer_wake.notify_all();
+        }
+    };
+    if !ctx.lock()?.board.router.pic_has_interrupt() {
         ctx.pic_pending.store(false, Ordering::SeqCst);
-        drop(sh);
-        v.fd.get_kvm_run().request_interrupt_window = 0;
+        idle(v, false);
         return Ok(());
     }
-    if ready {
-        let now = ctx.now();
-        let vector = sh.board.pic_ack(now);
-        sh.stats.pic_injections += 1;
-        ctx.pic_pending.store(false, Ordering::SeqCst);
-        ctx.after_board(&mut sh, true)?;
-        drop(sh);
-        v.fd.get_kvm_run().request_interrupt_window = 0;
-        if let Some(vector) = vector {
-            irq::interrupt(&v.fd, vector)?;
+    let fd = &v.fd;
+    let e = |what: &'static str| {
+        move |err: kvm_ioctls::Error| KvmError(format!("{what} failed: {err}"))
+    };
+    let apic_base = fd.get_sregs().map_err(e("KVM_GET_SREGS"))?.apic_base;
+    let page = fd.get_lapic().map_err(e("KVM_GET_LAPIC"))?;
+    let lapic =
+        super::lapic::lapic_from_kvm(&page, false, 0, &Default::default(), &Default::default());
+    let rflags = fd.get_regs().map_err(e("KVM_GET_REGS"))?.rflags;
+    let mut ev = fd.get_vcpu_events().map_err(e("KVM_GET_VCPU_EVENTS"))?;
+    let busy = ev.interrupt.injected != 0
+        || ev.interrupt.shadow != 0
+        || ev.exception.injected != 0
+        || ev.exception.pending != 0
+        || ev.nmi.injected != 0;
+    if !apic::extint_accepted(apic_base, &lapic) || rflags & crate::state::rflags::IF == 0 || busy {
+        idle(v, true);
+        return Ok(());
+    }
+    let mut sh = ctx.lock()?;
+    let vector = sh.board.pic_ack(ctx.now());
+    sh.stats.pic_injections += u64::from(vector.is_some());
+    ctx.pic_pending.store(false, Ordering::SeqCst);
+    ctx.after_board(&mut sh, true)?;
+    drop(sh);
+    idle(v, false);
+    if let Some(vector) = vector {
+        ev.interrupt.injected = 1;
+        ev.interrupt.nr = vector;
+        ev.interrupt.soft = 0;
+        v.fd.set_vcpu_events(&ev)
+            .map_err(e("KVM_SET_VCPU_EVENTS"))?;
+        let mp = v.fd.get_mp_state().map_err(e("KVM_GET_MP_STATE"))?;
+        if mp.mp_state == kvm_bindings::KVM_MP_STATE_HALTED {
+            let running = kvm_bindings::kvm_mp_state {
+                mp_state: kvm_bindings::KVM_MP_STATE_RUNNABLE,
+            };
+            v.fd.set_mp_state(running).map_err(e("KVM_SET_MP_STATE"))?;
         }
-    } else {
-        drop(sh);
-        v.fd.get_kvm_run().request_interrupt_window = 1;
     }
     Ok(())
 }
