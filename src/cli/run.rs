@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::CliError;
 use crate::devices::uart::UartOutput;
 use crate::kvm::run::KvmMachine;
-use crate::machine::{Boot, Limits, Machine, MachineConfig, MachineParts, Outcome};
+use crate::machine::{Boot, Limits, Machine, MachineConfig, Outcome};
 use crate::model::parse::parse_model;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -176,39 +176,21 @@ fn report_outcome(outcome: &Outcome, states: &[crate::state::VcpuState]) {
 /// `--accel kvm`: the same machine, run by the KVM backend.
 fn run_kvm(
     args: &RunArgs,
-    mut cfg: MachineConfig,
+    cfg: MachineConfig,
     boot: Boot,
     limits: &Limits,
 ) -> Result<i32, CliError> {
-    use crate::kvm::caps::{self, KvmCaps};
-    use crate::kvm::cpuid::{Unsupported, fit_model, host_vendor};
-    let warn = |w: &str| eprintln!("nestor: warning: kvm: {w}");
-    let kvm = caps::open()?;
-    let caps = KvmCaps::probe(&kvm)?;
-    caps.require_for_run()?;
-    // As QEMU does with KVM: the vendor is the host's unless given.
-    let spec = args.cpu.as_deref().unwrap_or("max");
-    if !spec.contains("vendor=")
-        && let Some(v) = host_vendor(&caps)
-        && v != cfg.model.vendor
-    {
-        cfg.model.vendor = v;
-    }
+    use crate::kvm::cpuid::Unsupported;
     // Without --cpu, `max` means the most the host can give.
     let policy = if args.kvm_drop_unsupported || args.cpu.is_none() {
         Unsupported::Drop
     } else {
         Unsupported::Error
     };
-    let fitted = fit_model(cfg.model, &caps, policy)?;
-    for w in &fitted.warnings {
-        warn(w);
-    }
-    cfg.model = fitted.model;
-    let parts = MachineParts::build(cfg, boot)?;
+    let spec = args.cpu.as_deref().unwrap_or("max");
     let start = Instant::now();
-    let mut warn_mut = warn;
-    let mut machine = KvmMachine::new(parts, kvm, std::sync::Arc::new(caps), &mut warn_mut)?;
+    let mut warn = |w: &str| eprintln!("nestor: warning: kvm: {w}");
+    let mut machine = KvmMachine::boot(cfg, boot, spec, policy, &mut warn)?;
     let outcome = machine.run(limits)?;
     let wall = start.elapsed();
     let _ = std::io::stdout().flush();

@@ -125,6 +125,23 @@ pub fn fit_model(
     Ok(FittedModel { model, warnings })
 }
 
+/// The model as the KVM backend runs it: as QEMU does with KVM, the vendor
+/// becomes the host's unless `spec` (the `--cpu` string) names one; then
+/// [`fit_model`].
+pub fn model_for_host(
+    spec: &str,
+    mut model: CpuModel,
+    caps: &KvmCaps,
+    policy: Unsupported,
+) -> Result<FittedModel, KvmError> {
+    if !spec.contains("vendor=")
+        && let Some(v) = host_vendor(caps)
+    {
+        model.vendor = v;
+    }
+    fit_model(model, caps, policy)
+}
+
 /// Every feature name the host's KVM can provide (for `nestor kvm-info`).
 pub fn host_feature_names(caps: &KvmCaps) -> Vec<&'static str> {
     FEATURES

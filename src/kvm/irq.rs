@@ -77,8 +77,10 @@ pub fn deliver(vm: &VmFd, msgs: &[ApicMessage]) -> Result<(), KvmError> {
 /// The redirection entries that need EOI exits: (pin, entry) of every
 /// unmasked level-triggered pin.
 pub fn level_pins(router: &InterruptRouter) -> Vec<(u32, u64)> {
+    // Only what the route depends on: not the status bits (remote IRR,
+    // delivery status), so routes change only when the guest reprograms.
     (0..PINS)
-        .map(|p| (p as u32, router.ioapic().entry(p)))
+        .map(|p| (p as u32, router.ioapic().entry(p) & redir::WRITABLE))
         .filter(|(_, e)| e & redir::LEVEL != 0 && e & redir::MASKED == 0)
         .collect()
 }

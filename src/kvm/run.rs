@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use kvm_ioctls::{Kvm, VcpuExit, VmFd};
 
 use super::KvmError;
-use super::caps::KvmCaps;
+use super::caps::{self, KvmCaps};
+use super::cpuid::{Unsupported, model_for_host};
 use super::irq;
 use super::kick::{ImmediateExit, Threads, kick_signal};
 use super::vcpu::KvmVcpu;
@@ -34,7 +35,7 @@ use crate::devices::ioapic::IoApic;
 use crate::interp::Platform;
 use crate::machine::board::Board;
 use crate::machine::device::ExitRequest;
-use crate::machine::{Limits, MachineParts, Outcome};
+use crate::machine::{Boot, Limits, MachineConfig, MachineParts, Outcome};
 use crate::state::VcpuState;
 
 /// Exit counts for `--stats`.
@@ -156,6 +157,28 @@ pub struct KvmMachine {
 }
 
 impl KvmMachine {
+    /// Opens /dev/kvm, fits the model of `cfg` to the host
+    /// ([`model_for_host`], `spec` being the `--cpu` string), assembles the
+    /// machine and takes it onto KVM. Warnings go to `warn`, one line each.
+    pub fn boot(
+        mut cfg: MachineConfig,
+        boot: Boot,
+        spec: &str,
+        policy: Unsupported,
+        warn: &mut dyn FnMut(&str),
+    ) -> Result<KvmMachine, KvmError> {
+        let kvm = caps::open()?;
+        let caps = KvmCaps::probe(&kvm)?;
+        caps.require_for_run()?;
+        let fitted = model_for_host(spec, cfg.model, &caps, policy)?;
+        for w in &fitted.warnings {
+            warn(w);
+        }
+        cfg.model = fitted.model;
+        let parts = MachineParts::build(cfg, boot).map_err(|e| KvmError(e.0))?;
+        KvmMachine::new(parts, kvm, Arc::new(caps), warn)
+    }
+
     /// Takes an assembled machine onto KVM: maps its memory, creates the
     /// vCPUs with the model's CPUID and loads each one's initial state.
     /// One line per capability it runs without goes to `warn`.
