@@ -131,15 +131,26 @@ impl HostQuirks {
     }
 }
 
-/// Opens /dev/kvm with a one-line error saying why it cannot be used.
+/// The KVM device: /dev/kvm, or `$NESTOR_KVM_DEVICE` when set (tests use
+/// it to check that everything skips cleanly without KVM).
+pub fn device_path() -> std::path::PathBuf {
+    std::env::var_os("NESTOR_KVM_DEVICE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/dev/kvm".into())
+}
+
+/// Opens the KVM device with a one-line error saying why it cannot be used.
 pub fn open() -> Result<Kvm, KvmError> {
-    Kvm::new().map_err(|e| {
+    let path = device_path();
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| KvmError(format!("bad KVM device path {}", path.display())))?;
+    Kvm::new_with_path(c.as_c_str()).map_err(|e| {
         let why = match e.errno() {
             libc::ENOENT => "not present (no KVM on this host)".to_string(),
             libc::EACCES => "permission denied (add the user to the kvm group)".to_string(),
             _ => e.to_string(),
         };
-        KvmError(format!("cannot open /dev/kvm: {why}"))
+        KvmError(format!("cannot open {}: {why}", path.display()))
     })
 }
 
@@ -150,7 +161,7 @@ impl KvmCaps {
         let api_version = kvm.get_api_version();
         if api_version != 12 {
             return Err(KvmError(format!(
-                "/dev/kvm speaks API version {api_version}; nestor needs version 12"
+                "KVM_GET_API_VERSION returned {api_version}; nestor needs API version 12"
             )));
         }
         let vm = kvm
