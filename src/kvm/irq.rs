@@ -2,25 +2,19 @@
 //! (the split irqchip):
 //!
 //! - an interrupt message of nestor's IOAPIC becomes KVM_SIGNAL_MSI;
-//! - the 8259's INTR reaches the BSP through KVM_INTERRUPT when KVM says
-//!   the vCPU can take an ExtINT (`ready_for_interrupt_injection`),
-//!   otherwise the BSP asks for an interrupt-window exit;
+//! - the 8259's INTR reaches the BSP as an injected event (see
+//!   `run::pic_to_bsp`);
 //! - for level-triggered IOAPIC pins, a GSI route of the same shape tells
 //!   KVM which vectors need an EOI exit (KVM_EXIT_IOAPIC_EOI), which goes
 //!   back to the IOAPIC (remote IRR).
 
-use kvm_bindings::{
-    KVM_IRQ_ROUTING_MSI, KvmIrqRouting, kvm_interrupt, kvm_irq_routing_entry, kvm_msi,
-};
-use kvm_ioctls::{VcpuFd, VmFd};
+use kvm_bindings::{KVM_IRQ_ROUTING_MSI, KvmIrqRouting, kvm_irq_routing_entry, kvm_msi};
+use kvm_ioctls::VmFd;
 
 use super::KvmError;
 use crate::devices::ioapic::{PINS, redir};
 use crate::devices::router::InterruptRouter;
 use crate::machine::irq::{ApicMessage, DeliveryMode, Destination};
-
-// KVM_INTERRUPT (not wrapped by kvm-ioctls): `_IOW(KVMIO, 0x86, struct kvm_interrupt)`.
-vmm_sys_util::ioctl_iow_nr!(KVM_INTERRUPT, kvm_bindings::KVMIO, 0x86, kvm_interrupt);
 
 /// MSI address and data for a message (Intel SDM Vol. 3A 11.11 "Message
 /// Signalled Interrupts"). Returns None for the ICR shorthands, which
@@ -108,21 +102,6 @@ pub fn set_eoi_routes(vm: &VmFd, pins: &[(u32, u64)]) -> Result<(), KvmError> {
     }
     vm.set_gsi_routing(&table)
         .map_err(|e| KvmError(format!("KVM_SET_GSI_ROUTING failed: {e}")))
-}
-
-/// Queues ExtINT vector `v` on `vcpu` (KVM_INTERRUPT).
-pub fn interrupt(vcpu: &VcpuFd, v: u8) -> Result<(), KvmError> {
-    let irq = kvm_interrupt { irq: u32::from(v) };
-    // SAFETY: KVM_INTERRUPT reads one kvm_interrupt from the pointer,
-    // which refers to a live local; the fd is a vCPU fd.
-    let r = unsafe { vmm_sys_util::ioctl::ioctl_with_ref(vcpu, KVM_INTERRUPT(), &irq) };
-    if r != 0 {
-        return Err(KvmError(format!(
-            "KVM_INTERRUPT({v:#x}) failed: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
