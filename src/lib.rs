@@ -9,6 +9,7 @@ pub mod devices;
 pub mod firmware;
 pub mod interp;
 pub mod kut;
+pub mod kvm;
 pub mod loader;
 pub mod machine;
 pub mod model;

@@ -20,6 +20,8 @@ enum Command {
     /// Run kvm-unit-tests x86 images (from a kvm-unit-tests build directory)
     /// with `nestor run`, like its run_tests.sh.
     Kut(cli::kut::KutArgs),
+    /// Show what this host's /dev/kvm offers for `--accel kvm`.
+    KvmInfo(cli::kvm_info::KvmInfoArgs),
     /// Run a multiboot kernel (or firmware with --bios); without an image,
     /// the bundled demo.
     Run(cli::run::RunArgs),
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let result = match &args.command {
         Command::Cpu(a) => cli::cpu::run(a).map(|()| 0),
         Command::Kut(a) => cli::kut::run(a).map(|()| 0),
+        Command::KvmInfo(a) => cli::kvm_info::run(a),
         Command::Run(a) => cli::run::run(a),
         Command::Selftest(a) => cli::selftest::run(a),
     };

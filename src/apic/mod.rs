@@ -115,6 +115,18 @@ impl LapicState {
     }
 }
 
+/// Does the 8259's INTR reach a processor with IA32_APIC_BASE `apic_base`
+/// and APIC registers `lapic` (nestor's rule, shared by every backend): the
+/// APIC is disabled (hardware or software), so LINT0 is the INTR pin, or
+/// LINT0 is unmasked in ExtINT mode (virtual-wire mode).
+pub fn extint_accepted(apic_base: u64, lapic: &LapicState) -> bool {
+    if apic_base & base::EN == 0 || !lapic.sw_enabled() {
+        return true;
+    }
+    let lint0 = lapic.lvt[Lvt::Lint0 as usize];
+    lint0 & LVT_MASKED == 0 && (lint0 >> 8) & 7 == 7
+}
+
 impl Default for LapicState {
     fn default() -> Self {
         LapicState::reset(0)

@@ -3,6 +3,7 @@
 
 pub mod cpu;
 pub mod kut;
+pub mod kvm_info;
 pub mod run;
 pub mod selftest;
 

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::CliError;
 use crate::devices::uart::UartOutput;
+use crate::kvm::run::KvmMachine;
 use crate::machine::{Boot, Limits, Machine, MachineConfig, Outcome};
 use crate::model::parse::parse_model;
 
@@ -19,9 +20,11 @@ pub struct RunArgs {
     /// Multiboot kernel (ELF32/ELF64). Without one (and without --bios),
     /// the bundled demo image runs.
     pub image: Option<String>,
-    /// CPU model: MODEL[,+feat][,-feat][,vendor=...][,phys-bits=N].
-    #[arg(long, default_value = "max")]
-    pub cpu: String,
+    /// CPU model: MODEL[,+feat][,-feat][,vendor=...][,phys-bits=N]
+    /// [default: max; with --accel kvm, max restricted to what the host's
+    /// KVM can provide].
+    #[arg(long)]
+    pub cpu: Option<String>,
     /// Number of vCPUs.
     #[arg(long, default_value_t = 1)]
     pub smp: u32,
@@ -41,6 +44,10 @@ pub struct RunArgs {
     /// Execution backend.
     #[arg(long, default_value = "interp", value_parser = ["interp", "kvm"])]
     pub accel: String,
+    /// With --accel kvm: drop CPU features the host's KVM cannot provide
+    /// (with a warning) instead of refusing the model.
+    #[arg(long)]
+    pub kvm_drop_unsupported: bool,
     /// Stop after this many instructions (exit status 124).
     #[arg(long)]
     pub max_insns: Option<u64>,
@@ -58,19 +65,53 @@ fn read_file(what: &str, path: &str) -> Result<Vec<u8>, CliError> {
 
 /// Runs the command; returns the process exit status.
 pub fn run(args: &RunArgs) -> Result<i32, CliError> {
-    if args.accel == "kvm" {
-        return Err(CliError(
-            "--accel kvm is not available yet in this build; use --accel interp".into(),
-        ));
+    let kvm = args.accel == "kvm";
+    if !kvm && args.kvm_drop_unsupported {
+        return Err(CliError("--kvm-drop-unsupported needs --accel kvm".into()));
     }
-    let model = parse_model(&args.cpu).map_err(|e| CliError(format!("--cpu: {e}")))?;
+    let spec = args.cpu.as_deref().unwrap_or("max");
+    let model = parse_model(spec).map_err(|e| CliError(format!("--cpu: {e}")))?;
     if args.memory == 0 || args.memory > 1 << 20 {
         return Err(CliError(format!(
             "-m must be between 1 and 1048576 MiB, got {}",
             args.memory
         )));
     }
-    let boot = match (&args.bios, &args.image) {
+    let boot = boot_from_args(args)?;
+    let cfg = MachineConfig {
+        model,
+        cpus: args.smp,
+        ram_bytes: args.memory << 20,
+        serial: UartOutput::Stdout,
+    };
+    let limits = Limits {
+        max_insns: args.max_insns,
+        timeout_ns: args.timeout.map(|s| (s.max(0.0) * 1e9) as u64),
+    };
+    if kvm {
+        return run_kvm(args, cfg, boot, &limits);
+    }
+    let start = Instant::now();
+    let mut machine = Machine::new(cfg, boot)?;
+    connect_stdin(&mut machine);
+    let outcome = machine.run(&limits);
+    let wall = start.elapsed();
+    let _ = std::io::stdout().flush();
+    let states: Vec<_> = machine
+        .vcpus
+        .iter_mut()
+        .map(|v| v.cpu.export().clone())
+        .collect();
+    report_outcome(&outcome, &states);
+    if args.stats {
+        print_stats(&machine, wall.as_secs_f64());
+    }
+    Ok(outcome.exit_status())
+}
+
+/// The multiboot kernel or firmware the arguments name (or the demo).
+fn boot_from_args(args: &RunArgs) -> Result<Boot, CliError> {
+    Ok(match (&args.bios, &args.image) {
         (Some(_), Some(_)) => return Err(CliError("give either IMAGE or --bios, not both".into())),
         (Some(b), None) => Boot::Firmware {
             image: read_file("firmware", b)?,
@@ -100,46 +141,87 @@ pub fn run(args: &RunArgs) -> Result<i32, CliError> {
                 initrd,
             }
         }
-    };
-    let cfg = MachineConfig {
-        model,
-        cpus: args.smp,
-        ram_bytes: args.memory << 20,
-        serial: UartOutput::Stdout,
-    };
-    let start = Instant::now();
-    let mut machine = Machine::new(cfg, boot)?;
-    let limits = Limits {
-        max_insns: args.max_insns,
-        timeout_ns: args.timeout.map(|s| (s.max(0.0) * 1e9) as u64),
-    };
-    connect_stdin(&mut machine);
-    let outcome = machine.run(&limits);
-    let wall = start.elapsed();
-    let _ = std::io::stdout().flush();
-    if !matches!(outcome, Outcome::DebugExit(_)) {
-        eprintln!("nestor: {}", outcome.describe());
-        if matches!(
-            outcome,
-            Outcome::Timeout | Outcome::Hang | Outcome::InsnLimit | Outcome::TripleFault { .. }
-        ) {
-            for (i, v) in machine.vcpus.iter_mut().enumerate() {
-                let s = v.cpu.export();
-                eprintln!(
-                    "nestor: vcpu{i}: {:?} at {:04x}:{:016x} rflags={:x} cr0={:x} cr3={:x} cr4={:x}",
-                    s.activity,
-                    s.seg(crate::state::SegReg::Cs).selector,
-                    s.rip,
-                    s.rflags,
-                    s.cr.cr0,
-                    s.cr.cr3,
-                    s.cr.cr4
-                );
-            }
+    })
+}
+
+/// Prints how the run ended (and where each vCPU was, for endings that
+/// are not the guest's choice) to stderr.
+fn report_outcome(outcome: &Outcome, states: &[crate::state::VcpuState]) {
+    if matches!(outcome, Outcome::DebugExit(_)) {
+        return;
+    }
+    eprintln!("nestor: {}", outcome.describe());
+    if matches!(
+        outcome,
+        Outcome::Timeout
+            | Outcome::Hang
+            | Outcome::InsnLimit
+            | Outcome::TripleFault { .. }
+            | Outcome::Failed { .. }
+    ) {
+        for (i, s) in states.iter().enumerate() {
+            eprintln!(
+                "nestor: vcpu{i}: {:?} at {:04x}:{:016x} rflags={:x} cr0={:x} cr3={:x} cr4={:x}",
+                s.activity,
+                s.seg(crate::state::SegReg::Cs).selector,
+                s.rip,
+                s.rflags,
+                s.cr.cr0,
+                s.cr.cr3,
+                s.cr.cr4
+            );
         }
     }
+}
+
+/// `--accel kvm`: the same machine, run by the KVM backend.
+fn run_kvm(
+    args: &RunArgs,
+    cfg: MachineConfig,
+    boot: Boot,
+    limits: &Limits,
+) -> Result<i32, CliError> {
+    use crate::kvm::cpuid::Unsupported;
+    // Without --cpu, `max` means the most the host can give.
+    let policy = if args.kvm_drop_unsupported || args.cpu.is_none() {
+        Unsupported::Drop
+    } else {
+        Unsupported::Error
+    };
+    let spec = args.cpu.as_deref().unwrap_or("max");
+    let start = Instant::now();
+    let mut warn = |w: &str| eprintln!("nestor: warning: kvm: {w}");
+    let mut machine = KvmMachine::boot(cfg, boot, spec, policy, &mut warn)?;
+    let outcome = machine.run(limits)?;
+    let wall = start.elapsed();
+    let _ = std::io::stdout().flush();
+    report_outcome(&outcome, &machine.final_states);
     if args.stats {
-        print_stats(&machine, wall.as_secs_f64());
+        let s = &machine.stats;
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "--- nestor statistics (kvm) ---");
+        let _ = writeln!(e, "wall time             {:.3} s", wall.as_secs_f64());
+        let _ = writeln!(
+            e,
+            "exits: I/O {}  MMIO {}  IOAPIC EOI {}  IRQ window {}  interrupted {}",
+            s.io, s.mmio, s.ioapic_eoi, s.irq_window, s.interrupted
+        );
+        let _ = writeln!(
+            e,
+            "interrupts: 8259 → BSP {}  IOAPIC MSIs {}",
+            s.pic_injections, s.msis
+        );
+        if let Some(b) = machine.board() {
+            for (name, st) in b.device_stats() {
+                if st.io + st.mmio > 0 {
+                    let _ = writeln!(
+                        e,
+                        "device {name:<12} I/O {:>10}  MMIO {:>10}",
+                        st.io, st.mmio
+                    );
+                }
+            }
+        }
     }
     Ok(outcome.exit_status())
 }

@@ -15,10 +15,9 @@
 //! framing and break errors (never occur), DMA mode. As in QEMU, the IRQ
 //! output is not gated by MCR OUT2.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::Write;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use crate::machine::device::{Device, DeviceCtx};
 use crate::machine::layout::{irq, port};
@@ -29,8 +28,9 @@ pub enum UartOutput {
     /// The host's standard output, flushed at every line feed and by
     /// [`Uart::flush`] (and when the UART is dropped).
     Stdout,
-    /// A shared buffer (tests, capture).
-    Buffer(Rc<RefCell<Vec<u8>>>),
+    /// A shared buffer (tests, capture). A mutex rather than a `RefCell`
+    /// because the KVM backend runs devices from its vCPU threads.
+    Buffer(Arc<Mutex<Vec<u8>>>),
 }
 
 // Register offsets from the base port.
@@ -214,7 +214,7 @@ impl Uart {
                 }
             }
             UartOutput::Buffer(buf) => {
-                if let Ok(mut b) = buf.try_borrow_mut() {
+                if let Ok(mut b) = buf.lock() {
                     b.push(byte);
                 }
             }
@@ -393,8 +393,8 @@ mod tests {
     use super::*;
     use crate::devices::testutil::TestEnv;
 
-    fn uart() -> (Uart, Rc<RefCell<Vec<u8>>>, TestEnv) {
-        let buf = Rc::new(RefCell::new(Vec::new()));
+    fn uart() -> (Uart, Arc<Mutex<Vec<u8>>>, TestEnv) {
+        let buf = Arc::new(Mutex::new(Vec::new()));
         (
             Uart::new(UartOutput::Buffer(buf.clone())),
             buf,
@@ -427,7 +427,7 @@ mod tests {
             assert_ne!(rd(&mut u, &mut env, LSR) & LSR_THRE, 0);
             wr(&mut u, &mut env, 0, b);
         }
-        assert_eq!(&*buf.borrow(), b"ok\r\n");
+        assert_eq!(&*buf.lock().expect("buffer"), b"ok\r\n");
         assert!(env.irqs().is_empty(), "IER=0: no interrupts");
     }
 
@@ -534,7 +534,10 @@ mod tests {
         }
         wr(&mut u, &mut env, MCR, MCR_LOOP);
         wr(&mut u, &mut env, 0, b'z');
-        assert!(buf.borrow().is_empty(), "loopback output stays inside");
+        assert!(
+            buf.lock().expect("buffer").is_empty(),
+            "loopback output stays inside"
+        );
         assert_eq!(rd(&mut u, &mut env, 0), b'z');
     }
 

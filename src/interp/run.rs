@@ -143,14 +143,7 @@ fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
 /// Does the 8259's INTR reach the CPU (LINT0 in ExtINT mode, or the local
 /// APIC disabled so LINT0 is the INTR pin)?
 fn pic_routed(s: &crate::state::VcpuState) -> bool {
-    if !s.is_bsp {
-        return false;
-    }
-    if s.msrs.apic_base & apic::base::EN == 0 || !s.apic.sw_enabled() {
-        return true;
-    }
-    let lint0 = s.apic.lvt[apic::Lvt::Lint0 as usize];
-    lint0 & apic::LVT_MASKED == 0 && (lint0 >> 8) & 7 == 7
+    s.is_bsp && apic::extint_accepted(s.msrs.apic_base, &s.apic)
 }
 
 /// Delivers a pending NMI or interrupt if the CPU can take it now. Returns

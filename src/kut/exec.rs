@@ -65,6 +65,11 @@ impl Job {
         }
         push(&mut a, "--initrd", self.initrd.clone().into());
         push(&mut a, "--accel", self.accel.name().into());
+        if self.accel == Accel::Kvm {
+            // As QEMU does by default (without `enforce`): features the
+            // host cannot provide are dropped with a warning.
+            a.push("--kvm-drop-unsupported".into());
+        }
         if let Some(t) = p.timeout {
             push(
                 &mut a,

@@ -75,7 +75,8 @@ pub fn load_firmware(mem: &mut GuestMemory, image: &[u8]) -> Result<FirmwareMap,
             e.0
         ))
     })?;
-    mem.set_rom(rom_base, image.to_vec());
+    mem.set_rom(rom_base, image.to_vec())
+        .map_err(|e| LoadError::new(e.to_string()))?;
     Ok(FirmwareMap {
         rom_base,
         low_copy_base,

@@ -50,7 +50,10 @@ pub struct DeviceCtx<'a> {
 
 /// A device model. Access sizes are 1, 2, 4 (and 8 for MMIO) bytes; reads of
 /// nothing return all ones, as on a PC bus.
-pub trait Device {
+///
+/// Devices are `Send`: the KVM backend runs vCPUs on their own threads and
+/// reaches the board (devices included) through a lock.
+pub trait Device: Send {
     /// Short name for logs and `--stats` ("uart", "pit", ...).
     fn name(&self) -> &'static str;
 

@@ -51,9 +51,22 @@ pub struct GuestMemory {
     code_writes: RefCell<Vec<u64>>,
 }
 
+// SAFETY: `base` points into `_ram`, an owned anonymous mapping that moves
+// with the struct and is unmapped only when it drops; nothing else holds
+// the pointer's ownership. The `Cell`/`RefCell` fields are `Send`. So moving
+// a `GuestMemory` to another thread is sound. It stays `!Sync`: the KVM
+// backend shares it only behind the board's mutex (the guest's own accesses
+// through KVM's mapping of the same pages are the hardware's, as for any
+// DMA-capable memory).
+unsafe impl Send for GuestMemory {}
+
 struct Rom {
     gpa: u64,
-    bytes: Box<[u8]>,
+    /// Page-aligned (an anonymous mapping) so that a hypervisor can map it
+    /// into the guest as a read-only memory slot.
+    bytes: MmapMut,
+    /// The image length (the mapping is rounded up to whole pages).
+    len: usize,
 }
 
 impl GuestMemory {
@@ -113,11 +126,26 @@ impl GuestMemory {
     }
 
     /// Maps a read-only firmware image at `gpa` (guest writes are ignored).
-    pub fn set_rom(&mut self, gpa: u64, bytes: Vec<u8>) {
+    pub fn set_rom(&mut self, gpa: u64, bytes: Vec<u8>) -> Result<(), MemoryError> {
+        let len = bytes.len();
+        let mapped = (len as u64).div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE;
+        let mut map = MmapMut::map_anon(mapped as usize)
+            .map_err(|e| MemoryError(format!("cannot allocate {mapped} bytes of ROM: {e}")))?;
+        map[..len].copy_from_slice(&bytes);
         self.rom = Some(Rom {
             gpa,
-            bytes: bytes.into_boxed_slice(),
+            bytes: map,
+            len,
         });
+        Ok(())
+    }
+
+    /// The ROM as (guest-physical address, host address, length rounded up
+    /// to pages), for backends that map memory into a hypervisor. The
+    /// guest must only read it.
+    pub fn rom_region(&mut self) -> Option<(u64, *mut u8, u64)> {
+        let rom = self.rom.as_mut()?;
+        Some((rom.gpa, rom.bytes.as_mut_ptr(), rom.bytes.len() as u64))
     }
 
     /// Offset into the RAM mapping of guest-physical `gpa`, if it is RAM and
@@ -155,13 +183,15 @@ impl GuestMemory {
         let rom = self.rom.as_ref()?;
         let page = gpa & !(PAGE_SIZE - 1);
         let off = page.checked_sub(rom.gpa)? as usize;
-        rom.bytes.get(off..off + PAGE_SIZE as usize)
+        rom.bytes[..rom.len].get(off..off + PAGE_SIZE as usize)
     }
 
     fn rom_byte(&self, gpa: u64) -> Option<u8> {
         let rom = self.rom.as_ref()?;
         let off = gpa.checked_sub(rom.gpa)?;
-        rom.bytes.get(usize::try_from(off).ok()?).copied()
+        rom.bytes[..rom.len]
+            .get(usize::try_from(off).ok()?)
+            .copied()
     }
 
     /// Reads guest-physical memory (RAM or ROM). Fails on the first byte
@@ -346,7 +376,7 @@ mod tests {
     #[test]
     fn rom_is_read_only() {
         let mut m = GuestMemory::new(1 << 20).expect("mem");
-        m.set_rom(0xFFFF_0000, vec![0xAB; 0x1_0000]);
+        m.set_rom(0xFFFF_0000, vec![0xAB; 0x1_0000]).expect("rom");
         assert_eq!(m.read_u8(0xFFFF_FFF0), Ok(0xAB));
         assert!(m.write_u8(0xFFFF_FFF0, 0).is_ok());
         assert_eq!(m.read_u8(0xFFFF_FFF0), Ok(0xAB));

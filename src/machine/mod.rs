@@ -13,5 +13,5 @@ pub mod memory;
 pub mod pc;
 pub mod scheduler;
 
-pub use pc::{Boot, Machine, MachineConfig, MachineError};
+pub use pc::{Boot, Machine, MachineConfig, MachineError, MachineParts};
 pub use scheduler::{Limits, Outcome};

@@ -20,6 +20,7 @@ use crate::devices::testdev::TestDev;
 use crate::devices::uart::{Uart, UartOutput};
 use crate::interp::{Cpu, Interp};
 use crate::model::CpuModel;
+use crate::state::VcpuState;
 use crate::vm::VmCpuModel;
 
 /// What to build.
@@ -60,6 +61,16 @@ impl std::error::Error for MachineError {}
 /// The most vCPUs a machine may have (APIC IDs and the MADT are 8-bit).
 pub const MAX_CPUS: u32 = 255;
 
+/// A machine before a backend takes it: the VM-wide CPU model, each
+/// vCPU's initial state (RESET, with the multiboot entry state on the BSP)
+/// and the board with memory loaded and devices attached. Both backends
+/// start from this, so loading and device assembly exist once.
+pub struct MachineParts {
+    pub vm: VmCpuModel,
+    pub states: Vec<VcpuState>,
+    pub board: Board,
+}
+
 pub struct Machine {
     pub vm: Rc<VmCpuModel>,
     pub vcpus: Vec<Interp>,
@@ -77,7 +88,37 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// Builds the PC and boots `boot` on the interpreter.
     pub fn new(cfg: MachineConfig, boot: Boot) -> Result<Machine, MachineError> {
+        Ok(Machine::from_parts(MachineParts::build(cfg, boot)?))
+    }
+
+    /// The interpreter backend for an assembled machine.
+    pub fn from_parts(parts: MachineParts) -> Machine {
+        let MachineParts { vm, states, board } = parts;
+        let cpus = states.len();
+        let vm = Rc::new(vm);
+        let vcpus = states
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| Interp::new(Cpu::new(vm.clone(), i as u32, s)))
+            .collect();
+        Machine {
+            vm,
+            vcpus,
+            board,
+            now: 0,
+            retired: 0,
+            rr: 0,
+            apic_deadlines: vec![None; cpus],
+            serial_rx: None,
+        }
+    }
+}
+
+impl MachineParts {
+    /// Assembles the PC described by `cfg` and loads `boot` into it.
+    pub fn build(cfg: MachineConfig, boot: Boot) -> Result<MachineParts, MachineError> {
         if cfg.cpus == 0 || cfg.cpus > MAX_CPUS {
             return Err(MachineError(format!(
                 "--smp must be between 1 and {MAX_CPUS}, got {}",
@@ -94,7 +135,6 @@ impl Machine {
         let mut vm = VmCpuModel::new(cfg.model, cfg.cpus);
         // One model per VM, fixed from here on.
         vm.freeze();
-        let vm = Rc::new(vm);
 
         let mut states: Vec<_> = (0..cfg.cpus).map(|i| vm.reset_vcpu(i, 0).0).collect();
         match &boot {
@@ -180,20 +220,6 @@ impl Machine {
         }
         add(&mut board, Box::new(pci), &pci_ports, &pci_mmio)?;
 
-        let vcpus = states
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| Interp::new(Cpu::new(vm.clone(), i as u32, s)))
-            .collect();
-        Ok(Machine {
-            vm,
-            vcpus,
-            board,
-            now: 0,
-            retired: 0,
-            rr: 0,
-            apic_deadlines: vec![None; cfg.cpus as usize],
-            serial_rx: None,
-        })
+        Ok(MachineParts { vm, states, board })
     }
 }

@@ -37,17 +37,21 @@ pub enum Outcome {
     Timeout,
     /// Every vCPU is halted and nothing can wake one.
     Hang,
+    /// The execution backend could not go on (KVM: internal error, failed
+    /// VM entry); `reason` is one line.
+    Failed { vcpu: u32, reason: String },
 }
 
 impl Outcome {
     /// Process exit status, as QEMU with isa-debug-exit reports it
-    /// (`(code << 1) | 1`), and 0 / 124 / 125 for the other endings.
+    /// (`(code << 1) | 1`), and 0 / 124 / 125 / 126 for the other endings.
     pub fn exit_status(&self) -> i32 {
         match self {
             Outcome::DebugExit(v) => ((v << 1) | 1) as i32 & 0xFF,
             Outcome::PowerOff | Outcome::Reset => 0,
             Outcome::InsnLimit | Outcome::Timeout | Outcome::Hang => 124,
             Outcome::TripleFault { .. } => 125,
+            Outcome::Failed { .. } => 126,
         }
     }
 
@@ -63,6 +67,7 @@ impl Outcome {
             Outcome::InsnLimit => "instruction limit reached (--max-insns)".into(),
             Outcome::Timeout => "timeout: virtual-time limit reached (--timeout)".into(),
             Outcome::Hang => "hang: every vCPU is halted and nothing can wake one".into(),
+            Outcome::Failed { vcpu, reason } => format!("vCPU {vcpu}: backend failure: {reason}"),
         }
     }
 }

@@ -416,6 +416,27 @@ impl CpuidTable {
         &self.entries
     }
 
+    /// The static leaves as one vCPU sees them: [`entries`](Self::entries)
+    /// with its APIC ID filled in (for a hypervisor that takes a CPUID table
+    /// per vCPU and handles the state-dependent bits itself).
+    pub fn entries_for_apic_id(&self, apic_id: u32) -> Vec<CpuidEntry> {
+        self.entries
+            .iter()
+            .map(|e| {
+                let mut r = [e.eax, e.ebx, e.ecx, e.edx];
+                set_apic_id(e.leaf, &mut r, apic_id);
+                let [eax, ebx, ecx, edx] = r;
+                CpuidEntry {
+                    eax,
+                    ebx,
+                    ecx,
+                    edx,
+                    ..*e
+                }
+            })
+            .collect()
+    }
+
     fn find(&self, leaf: u32, subleaf: u32) -> Option<&CpuidEntry> {
         self.entries
             .iter()
@@ -458,10 +479,10 @@ impl CpuidTable {
                 r[i] &= !(1 << bit);
             }
         };
+        set_apic_id(leaf, &mut r, d.apic_id);
         match leaf {
             0 if limit_basic => r[0] = max_basic,
             1 => {
-                r[1] = (r[1] & 0x00FF_FFFF) | (d.apic_id & 0xFF) << 24;
                 if r[2] & (1 << 26) != 0 {
                     set(&mut r, OSXSAVE_BIT.reg, OSXSAVE_BIT.bit, d.osxsave);
                 }
@@ -475,19 +496,29 @@ impl CpuidTable {
             7 if subleaf == 0 && r[2] & (1 << 3) != 0 => {
                 set(&mut r, OSPKE_BIT.reg, OSPKE_BIT.bit, d.ospke);
             }
-            0xB | 0x1F => r[3] = d.apic_id,
             0xD if subleaf == 0 => r[1] = xsave_size(d.xcr0),
             0xD if subleaf == 1 && r[0] & (1 << 3) != 0 => {
                 r[1] = xsave_compacted_size(d.xcr0 | d.xss);
             }
             0x8000_0001 if intel && d.misc_enable & (1 << 34) != 0 => r[3] &= !(1 << 20),
-            0x8000_001E => {
-                r[0] = d.apic_id;
-                r[1] = d.apic_id & 0xFF;
-            }
             _ => {}
         }
         r
+    }
+}
+
+/// Fills in the fields of leaf `leaf` that hold the vCPU's APIC ID:
+/// CPUID.1:EBX[31:24], the x2APIC ID in CPUID.0xB/0x1F:EDX, and AMD's
+/// extended APIC ID and core ID in CPUID.0x8000001E:EAX/EBX.
+fn set_apic_id(leaf: u32, r: &mut [u32; 4], apic_id: u32) {
+    match leaf {
+        1 => r[1] = (r[1] & 0x00FF_FFFF) | (apic_id & 0xFF) << 24,
+        0xB | 0x1F => r[3] = apic_id,
+        0x8000_001E => {
+            r[0] = apic_id;
+            r[1] = apic_id & 0xFF;
+        }
+        _ => {}
     }
 }
 
