@@ -45,6 +45,7 @@ fn every_image_is_embedded_with_unique_name() {
         "xsave",
         "bench_int",
         "bench_paging",
+        "bench_irq",
         "serial",
         "fw_cfg",
         "apic_timer",
