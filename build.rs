@@ -41,6 +41,9 @@ struct Image {
     name: String,
     description: String,
     args: String,
+    /// Arguments for quick runs (`cargo test`, `nestor selftest`), if
+    /// the default run is long (benchmarks).
+    quick_args: Option<String>,
     smp: u32,
     cpu: String,
     expect_status: i32,
@@ -172,8 +175,8 @@ fn main() {
         must(run(&mut oc));
         writeln!(
             table,
-            "    Rom {{ name: {:?}, description: {:?}, image: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/roms/{}.elf32\")), args: {:?}, smp: {}, cpu: {:?}, expect_status: {} }},",
-            img.name, img.description, img.name, img.args, img.smp, img.cpu, img.expect_status
+            "    Rom {{ name: {:?}, description: {:?}, image: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/roms/{}.elf32\")), args: {:?}, quick_args: {:?}, smp: {}, cpu: {:?}, expect_status: {} }},",
+            img.name, img.description, img.name, img.args, img.quick_args, img.smp, img.cpu, img.expect_status
         )
         .unwrap();
     }
@@ -251,6 +254,7 @@ fn parse_images(text: &str) -> Vec<Image> {
                 name: name.to_string(),
                 description: String::new(),
                 args: String::new(),
+                quick_args: None,
                 smp: 1,
                 cpu: "max".into(),
                 expect_status: 1,
@@ -275,6 +279,7 @@ fn parse_images(text: &str) -> Vec<Image> {
         match key {
             "description" => img.description = string(),
             "args" => img.args = string(),
+            "quick_args" => img.quick_args = Some(string()),
             "cpu" => img.cpu = string(),
             "smp" => img.smp = int() as u32,
             "expect_status" => img.expect_status = int() as i32,

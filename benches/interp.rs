@@ -119,18 +119,29 @@ fn benches(c: &mut Criterion) {
     );
 }
 
-/// Whole-guest run of the bundled integer workload (a short version).
+/// Whole-guest runs of the bundled benchmark images (short versions): the
+/// integer workload, the paging one (TLB misses, A/D, INVLPG, #PF) and the
+/// interrupt one (self-IPIs, INT n, exceptions, APIC timer). Each bench
+/// iteration boots the image and runs it to its exit.
 fn guest(c: &mut Criterion) {
-    let rom = nestor::roms::find("bench_int").expect("bench_int image");
-    let insns = nestor::cli::selftest::run_image(rom, Some("iterations=1"))
-        .expect("run")
-        .retired;
     let mut g = c.benchmark_group("guest");
     g.sample_size(10);
-    g.throughput(Throughput::Elements(insns));
-    g.bench_function("bench_int", |b| {
-        b.iter(|| nestor::cli::selftest::run_image(rom, Some("iterations=1")).expect("run"))
-    });
+    for (name, args) in [
+        ("bench_int", "iterations=1"),
+        ("bench_paging", "iterations=20"),
+        ("bench_irq", "iterations=100"),
+    ] {
+        let rom = nestor::roms::find(name).expect("bundled benchmark image");
+        let run = || nestor::cli::selftest::run_image(rom, Some(args)).expect("run");
+        let first = run();
+        assert!(
+            nestor::cli::selftest::passed(rom, &first.outcome),
+            "{name} {args} failed:\n{}",
+            first.output
+        );
+        g.throughput(Throughput::Elements(first.retired));
+        g.bench_function(name, |b| b.iter(run));
+    }
     g.finish();
 }
 

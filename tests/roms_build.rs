@@ -44,6 +44,8 @@ fn every_image_is_embedded_with_unique_name() {
         "x87_sse",
         "xsave",
         "bench_int",
+        "bench_paging",
+        "bench_irq",
         "serial",
         "fw_cfg",
         "apic_timer",

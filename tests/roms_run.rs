@@ -8,9 +8,9 @@ use nestor::roms;
 fn every_bundled_image_passes() {
     let mut failures = Vec::new();
     for rom in roms::all() {
-        // The full benchmark is ~1.5e9 instructions; two iterations cover it.
-        let args = (rom.name == "bench_int").then_some("iterations=2");
-        let r = run_image(rom, args).expect("image runs");
+        // Benchmarks run for 1e8-1e9 instructions; their quick_args are
+        // a short run covering the same code.
+        let r = run_image(rom, rom.quick_args).expect("image runs");
         if !passed(rom, &r.outcome) {
             let fails: Vec<&str> = r.output.lines().filter(|l| l.starts_with("FAIL")).collect();
             failures.push(format!(

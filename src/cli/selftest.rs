@@ -17,7 +17,8 @@ pub struct SelftestArgs {
     /// Print each image's guest output.
     #[arg(long, short)]
     pub verbose: bool,
-    /// Run the long integer benchmark at full size too (default: a short run).
+    /// Run the benchmark images at full size (default: a short run, the
+    /// image's `quick_args`).
     #[arg(long)]
     pub full_bench: bool,
     /// Execution backend (with `kvm`, CPU features the host cannot provide
@@ -116,7 +117,7 @@ pub fn run(args: &SelftestArgs) -> Result<i32, CliError> {
     let (mut ok, mut bad) = (0, 0);
     for rom in selected {
         let start = Instant::now();
-        let custom = (rom.name == "bench_int" && !args.full_bench).then_some("iterations=2");
+        let custom = rom.quick_args.filter(|_| !args.full_bench);
         let r = run_image_on(rom, custom, args.accel == "kvm")?;
         let (p, f, s) = counts(&r.output);
         let good = passed(rom, &r.outcome);

@@ -20,6 +20,9 @@ pub struct Rom {
     pub image: &'static [u8],
     /// Kernel command line arguments (after the image name).
     pub args: &'static str,
+    /// Arguments (replacing `args`) for a quick run when the default one is
+    /// long: what `cargo test` and `nestor selftest` use for benchmarks.
+    pub quick_args: Option<&'static str>,
     /// Number of vCPUs to run it with.
     pub smp: u32,
     /// CPU model string (`max`, `max,+x2apic`, ...).
