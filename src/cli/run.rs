@@ -41,6 +41,11 @@ pub struct RunArgs {
     /// vector (no multiboot).
     #[arg(long)]
     pub bios: Option<String>,
+    /// Run a bundled image by name instead of a file, e.g. `--rom
+    /// bench_int` (an unknown name lists them; `roms/images.toml`
+    /// describes them).
+    #[arg(long, conflicts_with_all = ["image", "bios"])]
+    pub rom: Option<String>,
     /// Execution backend.
     #[arg(long, default_value = "interp", value_parser = ["interp", "kvm"])]
     pub accel: String,
@@ -120,9 +125,15 @@ fn boot_from_args(args: &RunArgs) -> Result<Boot, CliError> {
             let (image, path) = match img {
                 Some(p) => (read_file("image", p)?, p.clone()),
                 None => {
-                    let demo = crate::roms::find("demo")
-                        .ok_or_else(|| CliError("this build has no bundled demo image".into()))?;
-                    (demo.image.to_vec(), "demo".to_string())
+                    let name = args.rom.as_deref().unwrap_or("demo");
+                    let rom = crate::roms::find(name).ok_or_else(|| {
+                        let names: Vec<_> = crate::roms::all().iter().map(|r| r.name).collect();
+                        CliError(format!(
+                            "no bundled image `{name}` (bundled: {})",
+                            names.join(", ")
+                        ))
+                    })?;
+                    (rom.image.to_vec(), name.to_string())
                 }
             };
             let initrd = args
@@ -275,7 +286,7 @@ fn print_stats(m: &Machine, wall: f64) {
         };
         let _ = writeln!(
             e,
-            "vcpu{i}: {} insns, block cache {hit:.2}% hits ({} built, {} invalidated), TLB fills {} flushes {}, exceptions {}, interrupts {}, I/O {}, MMIO {}",
+            "vcpu{i}: {} insns, block cache {hit:.2}% hits ({} built, {} invalidated), TLB fills {} flushes {}, exceptions {}, interrupts {}, I/O {}, MMIO {}, xAPIC MMIO {}",
             v.cpu.icount,
             s.blocks_built,
             s.code_invalidations,
@@ -284,7 +295,8 @@ fn print_stats(m: &Machine, wall: f64) {
             s.exceptions,
             s.interrupts,
             s.io_exits,
-            s.mmio_exits
+            s.mmio_exits,
+            s.apic_mmio
         );
     }
     for (name, st) in m.board.device_stats() {

@@ -87,6 +87,8 @@ pub struct Stats {
     pub interrupts: u64,
     pub io_exits: u64,
     pub mmio_exits: u64,
+    /// Accesses to the xAPIC page (emulated in the CPU, not a device).
+    pub apic_mmio: u64,
 }
 
 pub struct Cpu {

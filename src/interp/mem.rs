@@ -654,6 +654,7 @@ impl Ctx<'_> {
                 u64::from_le_bytes(b)
             }
             Phys::Apic(reg) => {
+                self.cpu.stats.apic_mmio += 1;
                 let env = self.apic_env();
                 let v = self.cpu.s.apic.read_xapic((reg + off as u32) & !0xF, &env);
                 u64::from(v >> (8 * ((reg + off as u32) & 3)))
@@ -685,6 +686,7 @@ impl Ctx<'_> {
             }
             Phys::Rom(_) => {}
             Phys::Apic(reg) => {
+                self.cpu.stats.apic_mmio += 1;
                 let offset = reg + off as u32;
                 if offset & 0xF == 0 && size >= 4 {
                     self.apic_write(offset, v as u32);

@@ -179,6 +179,7 @@ fn int_n(ctx: &mut Ctx, op: &Op) -> Exec {
 fn int3(ctx: &mut Ctx, op: &Op) -> Exec {
     let ret = ctx.next_rip(op);
     ctx.deliver(vec::BP, None, EventKind::SoftwareException, ret)?;
+    ctx.cpu.stats.exceptions += 1;
     Err(Stop::Jump)
 }
 fn into(ctx: &mut Ctx, op: &Op) -> Exec {
@@ -187,11 +188,13 @@ fn into(ctx: &mut Ctx, op: &Op) -> Exec {
     }
     let ret = ctx.next_rip(op);
     ctx.deliver(vec::OF, None, EventKind::SoftwareException, ret)?;
+    ctx.cpu.stats.exceptions += 1;
     Err(Stop::Jump)
 }
 fn int1(ctx: &mut Ctx, op: &Op) -> Exec {
     let ret = ctx.next_rip(op);
     ctx.deliver(vec::DB, None, EventKind::PrivSoftwareException, ret)?;
+    ctx.cpu.stats.exceptions += 1;
     Err(Stop::Jump)
 }
 
