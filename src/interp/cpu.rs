@@ -92,8 +92,9 @@ pub struct Stats {
 }
 
 pub struct Cpu {
-    /// RAX..R15, then the zero slot ([`ZERO_REG`]).
-    pub regs: [u64; 17],
+    /// RAX..R15, then the zero slot ([`ZERO_REG`]); padded to 32 so that
+    /// indexing with `& 31` needs no bounds check.
+    pub regs: [u64; 32],
     pub rip: u64,
     pub lf: LazyFlags,
     /// RFLAGS without the six status flags (those are in `lf`).
@@ -153,7 +154,7 @@ impl Cpu {
     /// A vCPU of `vm` with state `s` (e.g. from `VmCpuModel::reset_vcpu`).
     pub fn new(vm: Rc<VmCpuModel>, id: u32, s: VcpuState) -> Self {
         let mut cpu = Cpu {
-            regs: [0; 17],
+            regs: [0; 32],
             rip: 0,
             lf: LazyFlags::default(),
             rflags: 2,

@@ -336,7 +336,9 @@ pub fn build_block(
             // Truncated by an unreadable next page: end the block here (the
             // next block's first instruction will raise the fault).
             if n == 0 {
-                let op = Op::new(invalid_op);
+                let mut op = Op::new(invalid_op);
+                op.rip = ip;
+                op.next_rip = ip;
                 push_op(cache, op, &insn);
                 n += 1;
             }
@@ -352,6 +354,8 @@ pub fn build_block(
             };
         }
         op.exec = dec.exec;
+        op.rip = ip;
+        op.next_rip = ip.wrapping_add(len as u64) & ip_mask;
         push_op(cache, op, &insn);
         n += 1;
         let crosses = page_off + len > 4096;

@@ -300,41 +300,38 @@ fn execute_block(
     } else {
         b.len as usize
     };
-    let ip_mask = ip_mask(ctx);
     let first = b.first as usize;
     let cache = &*cache;
-    for op in &cache.ops[first..first + n] {
+    // RIP stays at the block's start while its ops run (each op knows its
+    // own RIP); it is written back when the block stops.
+    let ops = &cache.ops[first..first + n];
+    for op in ops {
         match (op.exec)(ctx, op) {
             Ok(()) => {
-                ctx.cpu.rip = ctx.cpu.rip.wrapping_add(u64::from(op.len)) & ip_mask;
                 ctx.cpu.icount += 1;
                 if ctx.cpu.attention != 0 {
-                    break;
+                    ctx.cpu.rip = op.next_rip;
+                    return;
                 }
             }
             Err(Stop::Jump) => {
                 ctx.cpu.icount += 1;
-                break;
+                return;
             }
             Err(Stop::Exit) => {
-                ctx.cpu.rip = ctx.cpu.rip.wrapping_add(u64::from(op.len)) & ip_mask;
+                ctx.cpu.rip = op.next_rip;
                 ctx.cpu.icount += 1;
-                break;
+                return;
             }
             Err(Stop::Fault) => {
+                ctx.cpu.rip = op.rip;
                 deliver_fault(ctx);
-                break;
+                return;
             }
         }
     }
-}
-
-#[inline(always)]
-fn ip_mask(ctx: &Ctx) -> u64 {
-    match ctx.cpu.code_bits {
-        64 => u64::MAX,
-        32 => 0xFFFF_FFFF,
-        _ => 0xFFFF,
+    if let Some(last) = ops.last() {
+        ctx.cpu.rip = last.next_rip;
     }
 }
 
@@ -364,11 +361,10 @@ fn execute_one(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CAC
         // The fetch faulted (delivered).
         None => true,
         Some(id) => {
-            let ip_mask = ip_mask(ctx);
             let op = &cache.ops[cache.blocks[id as usize].first as usize];
             match (op.exec)(ctx, op) {
                 Ok(()) | Err(Stop::Exit) => {
-                    ctx.cpu.rip = ctx.cpu.rip.wrapping_add(u64::from(op.len)) & ip_mask;
+                    ctx.cpu.rip = op.next_rip;
                     ctx.cpu.icount += 1;
                     false
                 }

@@ -56,7 +56,7 @@ fn bt_m<W: Width, const OP: u8, const IMM: bool>(ctx: &mut Ctx, op: &Op) -> Exec
         let off = crate::interp::flags::sext(ctx.reg::<W>(op.r1), W::BITS) as i64;
         let shift = W::BITS.trailing_zeros();
         ea = ea.wrapping_add(((off >> shift) * W::BYTES as i64) as u64)
-            & super::ASIZE_MASK[op.asize as usize];
+            & super::ASIZE_MASK[op.asize as usize & 3];
         bit = (off as u32) & (W::BITS - 1);
     }
     let v = ctx.read_seg::<W>(op.seg, ea)?;

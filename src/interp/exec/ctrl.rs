@@ -18,20 +18,39 @@ impl Ctx<'_> {
     /// "JMP").
     #[inline(always)]
     pub fn jump_near(&mut self, target: u64) -> Exec {
-        if self.cpu.mode == Mode::Long {
-            if !self.cpu.canonical(target) {
-                return Err(self.cpu.gp(0));
-            }
-        } else if target > u64::from(self.cpu.s.seg(SegReg::Cs).limit) {
-            return Err(self.cpu.gp(0));
-        }
+        self.check_near(target)?;
         self.cpu.rip = target;
         Err(Stop::Jump)
+    }
+
+    #[inline(always)]
+    fn check_near(&mut self, target: u64) -> Exec {
+        if !near_target_ok(self.cpu, target) {
+            return Err(self.cpu.gp(0));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a near branch to `target` passes the CS-limit (legacy modes) or
+/// canonical (64-bit mode) check. For a relative branch the decoder asks
+/// once: blocks are keyed by mode and CS limit, so the answer holds for
+/// every execution, and the handlers chosen for a good target skip it.
+fn near_target_ok(cpu: &crate::interp::cpu::Cpu, target: u64) -> bool {
+    if cpu.mode == Mode::Long {
+        cpu.canonical(target)
+    } else {
+        target <= u64::from(cpu.s.seg(SegReg::Cs).limit)
     }
 }
 
 fn jmp_rel(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.jump_near(op.imm)
+}
+/// JMP rel to a target checked at decode time.
+fn jmp_rel_ok(ctx: &mut Ctx, op: &Op) -> Exec {
+    ctx.cpu.rip = op.imm;
+    Err(Stop::Jump)
 }
 
 fn jcc(ctx: &mut Ctx, op: &Op) -> Exec {
@@ -40,6 +59,33 @@ fn jcc(ctx: &mut Ctx, op: &Op) -> Exec {
     }
     Ok(())
 }
+/// Jcc with the condition resolved at decode time (no condition-code
+/// dispatch) and a target checked at decode time.
+fn jcc_ok<const CC: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+    if ctx.cpu.lf.cond(CC) {
+        ctx.cpu.rip = op.imm;
+        return Err(Stop::Jump);
+    }
+    Ok(())
+}
+const JCC_OK: [Handler; 16] = [
+    jcc_ok::<0>,
+    jcc_ok::<1>,
+    jcc_ok::<2>,
+    jcc_ok::<3>,
+    jcc_ok::<4>,
+    jcc_ok::<5>,
+    jcc_ok::<6>,
+    jcc_ok::<7>,
+    jcc_ok::<8>,
+    jcc_ok::<9>,
+    jcc_ok::<10>,
+    jcc_ok::<11>,
+    jcc_ok::<12>,
+    jcc_ok::<13>,
+    jcc_ok::<14>,
+    jcc_ok::<15>,
+];
 
 fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let t = ctx.reg::<W>(op.r0);
@@ -52,7 +98,7 @@ fn jmp_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 
 /// JCXZ/JECXZ/JRCXZ: counter width from the address size.
 fn jrcxz(ctx: &mut Ctx, op: &Op) -> Exec {
-    if ctx.cpu.regs[1] & super::ASIZE_MASK[op.asize as usize] == 0 {
+    if ctx.cpu.regs[1] & super::ASIZE_MASK[op.asize as usize & 3] == 0 {
         return ctx.jump_near(op.imm);
     }
     Ok(())
@@ -60,7 +106,7 @@ fn jrcxz(ctx: &mut Ctx, op: &Op) -> Exec {
 
 /// LOOP (imm2 = 0), LOOPE (1), LOOPNE (2).
 fn loop_(ctx: &mut Ctx, op: &Op) -> Exec {
-    let mask = super::ASIZE_MASK[op.asize as usize];
+    let mask = super::ASIZE_MASK[op.asize as usize & 3];
     let c = ctx.cpu.regs[1].wrapping_sub(1) & mask;
     let taken = c != 0
         && match op.imm2 {
@@ -98,14 +144,19 @@ fn call_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     call_to::<W>(ctx, t, ret)
 }
 #[inline(always)]
+/// Near CALL: the target is checked before the push (SDM Vol. 2A "CALL"
+/// operation: #GP(0) for a bad target comes before any stack fault).
 fn call_to<W: Width>(ctx: &mut Ctx, target: u64, ret: u64) -> Exec {
-    let sp = ctx.cpu.regs[4];
+    ctx.check_near(target)?;
     ctx.push(W::BYTES, ret)?;
-    let r = ctx.jump_near(target);
-    if r == Err(Stop::Fault) {
-        ctx.cpu.regs[4] = sp;
-    }
-    r
+    ctx.cpu.rip = target;
+    Err(Stop::Jump)
+}
+/// CALL rel to a target checked at decode time.
+fn call_rel_ok<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    ctx.push(W::BYTES, op.next_rip & W::MASK)?;
+    ctx.cpu.rip = op.imm;
+    Err(Stop::Jump)
 }
 
 /// RET / RET imm16 (imm in op.imm).
@@ -128,7 +179,7 @@ fn jmp_far_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let off = ctx.read_seg::<W>(op.seg, ea)?;
     let sel = ctx.read_seg::<W16>(
         op.seg,
-        ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize],
+        ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize & 3],
     )? as u16;
     far::far_jump(ctx, sel, off, W::BITS)
 }
@@ -141,7 +192,7 @@ fn call_far_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let off = ctx.read_seg::<W>(op.seg, ea)?;
     let sel = ctx.read_seg::<W16>(
         op.seg,
-        ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize],
+        ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize & 3],
     )? as u16;
     let ret = ctx.next_rip(op);
     far::far_call(ctx, sel, off, W::BITS, ret)
@@ -159,7 +210,7 @@ fn bound<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let lo = ctx.read_seg::<W>(op.seg, ea)?;
     let hi = ctx.read_seg::<W>(
         op.seg,
-        ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize],
+        ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize & 3],
     )?;
     let s = |v: u64| crate::interp::flags::sext(v, W::BITS) as i64;
     let i = s(ctx.reg::<W>(op.r0));
@@ -214,7 +265,11 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         Mnemonic::Jmp => match k0 {
             OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
                 op.imm = insn.near_branch_target();
-                jmp_rel
+                if near_target_ok(ctx.cpu, op.imm) {
+                    jmp_rel_ok
+                } else {
+                    jmp_rel
+                }
             }
             OpKind::Register => by_width!(bits, jmp_r),
             OpKind::Memory => {
@@ -240,7 +295,11 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             match k0 {
                 OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
                     op.imm = insn.near_branch_target();
-                    by_width!(w, call_rel)
+                    if near_target_ok(ctx.cpu, op.imm) {
+                        by_width!(w, call_rel_ok)
+                    } else {
+                        by_width!(w, call_rel)
+                    }
                 }
                 OpKind::Register => by_width!(w, call_r),
                 OpKind::Memory => {
@@ -325,11 +384,14 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             {
                 op.imm = insn.near_branch_target();
                 op.imm2 = u16::from(cc);
+                if near_target_ok(ctx.cpu, op.imm) {
+                    return Decoded::next(JCC_OK[usize::from(cc & 15)]);
+                }
                 return Decoded::next(jcc);
             }
             return None;
         }
     };
-    let _ = (ctx, rflags::IF, W32::BITS);
+    let _ = (rflags::IF, W32::BITS);
     Decoded::end(h)
 }

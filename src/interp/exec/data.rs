@@ -168,7 +168,7 @@ fn sahf(ctx: &mut Ctx, _op: &Op) -> Exec {
 
 fn xlat(ctx: &mut Ctx, op: &Op) -> Exec {
     let al = ctx.cpu.regs[0] & 0xFF;
-    let ea = (ctx.cpu.regs[3].wrapping_add(al)) & super::ASIZE_MASK[op.asize as usize];
+    let ea = (ctx.cpu.regs[3].wrapping_add(al)) & super::ASIZE_MASK[op.asize as usize & 3];
     let v = ctx.read_seg::<W8>(op.seg, ea)?;
     ctx.set_reg::<W8>(0, v);
     Ok(())
@@ -268,7 +268,7 @@ fn movbe_mr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 fn load_far<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let ea = ctx.ea(op);
     let off = ctx.read_seg::<W>(op.seg, ea)?;
-    let sel_ea = ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize];
+    let sel_ea = ea.wrapping_add(W::BYTES as u64) & super::ASIZE_MASK[op.asize as usize & 3];
     let sel = ctx.read_seg::<W16>(op.seg, sel_ea)? as u16;
     let r = load_sreg(ctx, op.imm2 as u8, sel);
     if let Err(Stop::Fault) = r {

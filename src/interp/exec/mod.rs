@@ -57,6 +57,11 @@ pub type Handler = fn(&mut Ctx, &Op) -> Exec;
 #[repr(C)]
 pub struct Op {
     pub exec: Handler,
+    /// RIP of this instruction and of the next one (blocks are keyed by
+    /// RIP, so both are fixed). The block loop leaves `Cpu::rip` at the
+    /// block's start while it runs; handlers use these instead.
+    pub rip: u64,
+    pub next_rip: u64,
     pub disp: u64,
     pub imm: u64,
     /// Index of the full decoded instruction in the block's side table,
@@ -81,8 +86,9 @@ pub struct Op {
     pub imm2: u16,
 }
 
-/// Address masks by `Op::asize`.
-pub const ASIZE_MASK: [u64; 3] = [0xFFFF, 0xFFFF_FFFF, u64::MAX];
+/// Address masks by `Op::asize` (indexed with `& 3`, so the lookup needs no
+/// bounds check).
+pub const ASIZE_MASK: [u64; 4] = [0xFFFF, 0xFFFF_FFFF, u64::MAX, u64::MAX];
 
 /// The new value of a register used at address size `mask` (rCX, rSI,
 /// rDI in string and LOOP instructions): a 16-bit update keeps bits 63:16,
@@ -101,6 +107,8 @@ impl Op {
     pub fn new(exec: Handler) -> Self {
         Op {
             exec,
+            rip: 0,
+            next_rip: 0,
             disp: 0,
             imm: 0,
             insn: 0,
@@ -165,11 +173,12 @@ impl Ctx<'_> {
     /// Effective address of the op's memory operand (before segmentation).
     #[inline(always)]
     pub fn ea(&self, op: &Op) -> u64 {
+        // `& 31`: the register file has 32 slots, so no bounds checks.
         let r = &self.cpu.regs;
-        (r[op.base as usize]
-            .wrapping_add(r[op.index as usize] << op.scale)
+        (r[op.base as usize & 31]
+            .wrapping_add(r[op.index as usize & 31] << (op.scale & 3))
             .wrapping_add(op.disp))
-            & ASIZE_MASK[op.asize as usize]
+            & ASIZE_MASK[op.asize as usize & 3]
     }
 
     /// Reads register `n` at width `W`. For 8-bit registers, 16..=19 are
@@ -177,7 +186,7 @@ impl Ctx<'_> {
     #[inline(always)]
     pub fn reg<W: Width>(&self, n: u8) -> u64 {
         if W::BITS == 8 && n >= 16 {
-            (self.cpu.regs[(n - 16) as usize] >> 8) & 0xFF
+            (self.cpu.regs[(n - 16) as usize & 15] >> 8) & 0xFF
         } else {
             self.cpu.regs[n as usize & 15] & W::MASK
         }
@@ -235,6 +244,6 @@ impl Ctx<'_> {
     /// RIP of the next instruction.
     #[inline(always)]
     pub fn next_rip(&self, op: &Op) -> u64 {
-        self.cpu.rip.wrapping_add(u64::from(op.len))
+        op.next_rip
     }
 }

@@ -42,7 +42,7 @@ fn bump(ctx: &mut Ctx, reg: usize, delta: u64, mask: u64) {
 /// One iteration. Returns whether a REPE/REPNE condition ends the loop.
 #[inline(always)]
 fn once<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Result<bool, Stop> {
-    let mask = ASIZE_MASK[op.asize as usize];
+    let mask = ASIZE_MASK[op.asize as usize & 3];
     let d = step::<W>(ctx);
     let si = ctx.cpu.regs[6] & mask;
     let di = ctx.cpu.regs[7] & mask;
@@ -181,7 +181,7 @@ fn string<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
         once::<W, OP>(ctx, op)?;
         return if OP >= INS { Err(Stop::Exit) } else { Ok(()) };
     }
-    let mask = ASIZE_MASK[op.asize as usize];
+    let mask = ASIZE_MASK[op.asize as usize & 3];
     let budget = ctx.cpu.rep_budget.max(1);
     let mut done = 0u64;
     if (OP == MOVS || OP == STOS) && ctx.cpu.rflags & rflags::DF == 0 {
@@ -195,6 +195,7 @@ fn string<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
             // again when it resumes (SDM Vol. 3B 18.3.1.1).
             ctx.cpu.rflags |= rflags::RF;
             ctx.cpu.icount += done.saturating_sub(1);
+            ctx.cpu.rip = op.rip;
             return Err(Stop::Jump);
         }
         let stop = match once::<W, OP>(ctx, op) {

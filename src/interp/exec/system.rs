@@ -518,7 +518,7 @@ fn lgdt(ctx: &mut Ctx, op: &Op) -> Exec {
     cpl0(ctx)?;
     let ea = ctx.ea(op);
     let limit = ctx.read_seg::<W16>(op.seg, ea)? as u16;
-    let next = ea.wrapping_add(2) & super::ASIZE_MASK[op.asize as usize];
+    let next = ea.wrapping_add(2) & super::ASIZE_MASK[op.asize as usize & 3];
     let base = if ctx.cpu.mode == Mode::Long {
         let b = ctx.read_seg::<W64>(op.seg, next)?;
         // Descriptor-table bases are checked against the processor's
@@ -549,7 +549,7 @@ fn sgdt(ctx: &mut Ctx, op: &Op) -> Exec {
         ctx.cpu.s.idtr
     };
     let ea = ctx.ea(op);
-    let next = ea.wrapping_add(2) & super::ASIZE_MASK[op.asize as usize];
+    let next = ea.wrapping_add(2) & super::ASIZE_MASK[op.asize as usize & 3];
     // Probe the whole operand before writing.
     let size = if ctx.cpu.mode == Mode::Long { 10 } else { 6 };
     let la = ctx.linear(op.seg, ea, size, true)?;

@@ -193,7 +193,7 @@ fn maskload<const W: u8, const Y: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
             continue;
         }
         let ea = base.wrapping_add((k * W as usize) as u64)
-            & crate::interp::exec::ASIZE_MASK[op.asize as usize];
+            & crate::interp::exec::ASIZE_MASK[op.asize as usize & 3];
         if W == 4 {
             let v = ctx.read_seg::<crate::interp::exec::W32>(op.seg, ea)?;
             out[lane][j / 2] |= v << (32 * (j % 2));
@@ -221,7 +221,7 @@ fn maskstore<const W: u8, const Y: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
         let per = 16 / W as usize;
         let (lane, j) = (k / per, k % per);
         let ea = base.wrapping_add((k * W as usize) as u64)
-            & crate::interp::exec::ASIZE_MASK[op.asize as usize];
+            & crate::interp::exec::ASIZE_MASK[op.asize as usize & 3];
         if W == 4 {
             if el::<u32>(mask[lane], j) >> 31 != 0 {
                 let v = u64::from(el::<u32>(data[lane], j));
@@ -305,7 +305,7 @@ fn gather<const EW: u8, const IW: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
         mask[1] = [0, 0];
     }
     let base = ctx.ea(op);
-    let amask = crate::interp::exec::ASIZE_MASK[op.asize as usize];
+    let amask = crate::interp::exec::ASIZE_MASK[op.asize as usize & 3];
     let result = (|| {
         for k in 0..n {
             if get_el(&mask, ew, k) >> (8 * ew - 1) == 0 {

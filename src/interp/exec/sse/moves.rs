@@ -313,10 +313,10 @@ fn maskmov<const MMX: bool, const VEX: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
         avail::<VEX>(ctx)?;
         (ctx.xmm(op.r1), ctx.xmm(op.r2), 16)
     };
-    let base = ctx.cpu.regs[7] & ASIZE_MASK[op.asize as usize];
+    let base = ctx.cpu.regs[7] & ASIZE_MASK[op.asize as usize & 3];
     for k in 0..n {
         if el::<u8>(m, k) & 0x80 != 0 {
-            let ea = base.wrapping_add(k as u64) & ASIZE_MASK[op.asize as usize];
+            let ea = base.wrapping_add(k as u64) & ASIZE_MASK[op.asize as usize & 3];
             ctx.write_seg::<W8>(op.seg, ea, u64::from(el::<u8>(v, k)))?;
         }
     }

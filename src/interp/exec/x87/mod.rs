@@ -233,7 +233,7 @@ pub fn done(ctx: &mut Ctx, op: &Op) {
     };
     let f = &mut ctx.cpu.s.fpu;
     f.fop = op.imm2;
-    f.fip = ctx.cpu.rip;
+    f.fip = op.rip;
     f.fcs = cs;
     if op.r2 & opf::MEM != 0 {
         if op.r2 & opf::FDP_EXC != 0 && f.fsw & !f.fcw & sf::exc::ALL == 0 {
