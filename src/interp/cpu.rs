@@ -35,14 +35,20 @@ pub enum Mode {
 
 /// Per-segment data for the fast path of memory accesses.
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(32))]
 pub struct SegCache {
     /// Base added to effective addresses (0 for CS/DS/ES/SS in 64-bit mode).
     pub base: u64,
+    /// Linear-address mask: all ones in 64-bit mode, else 32 bits.
+    pub mask: u64,
     /// Accesses of any size at any offset need no limit or rights check
     /// for reading (64-bit mode, or a 4 GiB expand-up readable segment).
     pub flat_read: bool,
     /// Same for writing (and the segment is writable data).
     pub flat_write: bool,
+    /// SS in 64-bit mode: a non-canonical address is #SS(0), not the
+    /// #GP(0) the translation would raise (SDM Vol. 3A 7.15, interrupt 12).
+    pub stack_canonical: bool,
 }
 
 /// An exception raised by an instruction, waiting to be delivered.
@@ -359,8 +365,10 @@ impl Cpu {
             };
             return SegCache {
                 base,
+                mask: u64::MAX,
                 flat_read: true,
                 flat_write: true,
+                stack_canonical: r == SegReg::Ss,
             };
         }
         let base = seg.base & 0xFFFF_FFFF;
@@ -370,8 +378,10 @@ impl Cpu {
             let flat = seg.limit == 0xFFFF_FFFF;
             return SegCache {
                 base,
+                mask: 0xFFFF_FFFF,
                 flat_read: flat,
                 flat_write: flat,
+                stack_canonical: false,
             };
         }
         let usable = seg.present() && !seg.unusable() && seg.attr & ar::S != 0;
@@ -382,8 +392,10 @@ impl Cpu {
         let big = seg.limit == 0xFFFF_FFFF && !expand_down;
         SegCache {
             base,
+            mask: 0xFFFF_FFFF,
             flat_read: usable && readable && big,
             flat_write: usable && writable && big,
+            stack_canonical: false,
         }
     }
 

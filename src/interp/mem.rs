@@ -26,7 +26,10 @@ const TLB_MASK: usize = TLB_SIZE - 1;
 const INVALID: u64 = u64::MAX;
 const PAGE: u64 = 4096;
 
+/// What the access fast path reads: 32 bytes, so an entry is found with a
+/// shift and never straddles a cache line.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(32))]
 pub struct TlbEntry {
     /// `linear page | key` when reads are permitted, else INVALID.
     pub read: u64,
@@ -34,6 +37,11 @@ pub struct TlbEntry {
     pub exec: u64,
     /// host address = linear address + addend.
     pub addend: usize,
+}
+
+/// The rest of an entry, kept apart from the fast-path fields.
+#[derive(Clone, Copy, Debug)]
+pub struct TlbInfo {
     /// Guest-physical page.
     pub pa_page: u64,
     pub global: bool,
@@ -44,6 +52,8 @@ const EMPTY: TlbEntry = TlbEntry {
     write: INVALID,
     exec: INVALID,
     addend: 0,
+};
+const NO_INFO: TlbInfo = TlbInfo {
     pa_page: INVALID,
     global: false,
 };
@@ -69,10 +79,11 @@ const EPOCHS: u64 = 1 << 9;
 
 pub struct Tlb {
     pub e: Box<[TlbEntry; TLB_SIZE]>,
+    pub info: Box<[TlbInfo; TLB_SIZE]>,
     /// Bumped whenever translations may have changed (flushes, INVLPG):
     /// caches derived from the TLB (the RIP → block cache) check it.
     pub generation: u64,
-    victim: [TlbEntry; VICTIMS],
+    victim: [(TlbEntry, TlbInfo); VICTIMS],
     victim_next: usize,
     /// The tag bits below the page number: epoch, WP, user.
     key: u64,
@@ -93,8 +104,9 @@ impl Tlb {
     pub fn new() -> Self {
         Tlb {
             e: Box::new([EMPTY; TLB_SIZE]),
+            info: Box::new([NO_INFO; TLB_SIZE]),
             generation: 0,
-            victim: [EMPTY; VICTIMS],
+            victim: [(EMPTY, NO_INFO); VICTIMS],
             victim_next: 0,
             key: 0,
             epoch: 0,
@@ -132,7 +144,7 @@ impl Tlb {
     fn next_epoch(&mut self) -> bool {
         self.epoch = (self.epoch + 1) % EPOCHS;
         self.key = self.epoch << EPOCH_SHIFT | (self.key & !EPOCH_BITS);
-        self.victim.fill(EMPTY);
+        self.victim.fill((EMPTY, NO_INFO));
         if self.epoch == 0 {
             self.e.fill(EMPTY);
             self.globals = [0; TLB_SIZE / 64];
@@ -186,7 +198,7 @@ impl Tlb {
         self.generation += 1;
         let page = la & !0xFFF;
         let i = Self::index(la);
-        for e in std::iter::once(&mut self.e[i]).chain(self.victim.iter_mut()) {
+        for e in std::iter::once(&mut self.e[i]).chain(self.victim.iter_mut().map(|v| &mut v.0)) {
             if e.read & !0xFFF == page || e.write & !0xFFF == page || e.exec & !0xFFF == page {
                 *e = EMPTY;
             }
@@ -195,8 +207,10 @@ impl Tlb {
 
     /// A physical page now holds decoded code: stop fast-path writes to it.
     pub fn protect_code_page(&mut self, pa_page: u64) {
-        for e in self.e.iter_mut().chain(self.victim.iter_mut()) {
-            if e.pa_page == pa_page {
+        let main = self.e.iter_mut().zip(self.info.iter());
+        let victims = self.victim.iter_mut().map(|(e, i)| (e, &*i));
+        for (e, info) in main.chain(victims) {
+            if info.pa_page == pa_page {
                 e.write = INVALID;
             }
         }
@@ -204,7 +218,7 @@ impl Tlb {
 
     /// Installs `entry` for `la`, moving the entry it displaces (if it
     /// translates another page) to the victim TLB.
-    fn install(&mut self, la: u64, entry: TlbEntry) {
+    fn install(&mut self, la: u64, entry: TlbEntry, info: TlbInfo) {
         let i = Self::index(la);
         let old = self.e[i];
         let live = old.read != INVALID || old.write != INVALID || old.exec != INVALID;
@@ -213,16 +227,17 @@ impl Tlb {
         let tag = (la & !0xFFF) | self.key;
         let same = [old.read, old.write, old.exec].contains(&tag);
         if live && !same {
-            self.victim[self.victim_next] = old;
+            self.victim[self.victim_next] = (old, self.info[i]);
             self.victim_next = (self.victim_next + 1) % VICTIMS;
         }
         let bit = 1u64 << (i % 64);
-        if entry.global {
+        if info.global {
             self.globals[i / 64] |= bit;
         } else {
             self.globals[i / 64] &= !bit;
         }
         self.e[i] = entry;
+        self.info[i] = info;
     }
 
     /// On a miss: if the victim TLB holds the translation for this access,
@@ -231,7 +246,7 @@ impl Tlb {
     fn refill_from_victim(&mut self, la: u64, acc: Access) -> bool {
         let tag = (la & !0xFFF) | self.key;
         let i = Self::index(la);
-        let found = self.victim.iter().position(|e| {
+        let found = self.victim.iter().position(|(e, _)| {
             tag == match acc {
                 Access::Read => e.read,
                 Access::Write => e.write,
@@ -240,7 +255,16 @@ impl Tlb {
         });
         match found {
             Some(v) => {
-                std::mem::swap(&mut self.victim[v], &mut self.e[i]);
+                let (e, info) = self.victim[v];
+                self.victim[v] = (self.e[i], self.info[i]);
+                self.e[i] = e;
+                self.info[i] = info;
+                let bit = 1u64 << (i % 64);
+                if info.global {
+                    self.globals[i / 64] |= bit;
+                } else {
+                    self.globals[i / 64] &= !bit;
+                }
                 true
             }
             None => false,
@@ -256,7 +280,11 @@ impl Tlb {
             Access::Write => e.write,
             Access::Exec => e.exec,
         };
-        if tag == (la & !0xFFF) | self.key && (la & 0xFFF) as usize <= PAGE as usize - size {
+        // Compared with the page of the access's last byte: an access that
+        // crosses into the next page cannot match (that page would sit at
+        // the next index), so no separate offset check is needed.
+        let last = la.wrapping_add(size as u64 - 1);
+        if tag == (last & !0xFFF) | self.key {
             Some((la as usize).wrapping_add(e.addend) as *mut u8)
         } else {
             None
@@ -314,18 +342,14 @@ impl Ctx<'_> {
         let c = &self.cpu.segs[seg as usize & 7];
         let fast = if write { c.flat_write } else { c.flat_read };
         if fast {
-            let la = c.base.wrapping_add(ea);
-            if self.cpu.mode == Mode::Long {
-                // A non-canonical stack access is #SS(0), not #GP(0)
-                // (SDM Vol. 3A 7.15, interrupt 12); other segments fault
-                // in the translation.
+            let la = c.base.wrapping_add(ea) & c.mask;
+            if c.stack_canonical {
                 let sh = self.cpu.canon_shift;
-                if seg == SegReg::Ss as u8 && ((la << sh) as i64 >> sh) as u64 != la {
+                if ((la << sh) as i64 >> sh) as u64 != la {
                     return Err(self.cpu.raise(vec::SS, Some(0)));
                 }
-                return Ok(la);
             }
-            return Ok(la & 0xFFFF_FFFF);
+            return Ok(la);
         }
         self.linear_slow(seg, ea, size, write)
     }
@@ -557,10 +581,12 @@ impl Ctx<'_> {
             write: if write { page_tag } else { INVALID },
             exec: if exec { page_tag } else { INVALID },
             addend: (host as usize).wrapping_sub((la & !0xFFF) as usize),
+        };
+        let info = TlbInfo {
             pa_page,
             global: t.global,
         };
-        cpu.tlb.install(la, entry);
+        cpu.tlb.install(la, entry, info);
         cpu.stats.tlb_fills += 1;
     }
 
@@ -574,10 +600,12 @@ impl Ctx<'_> {
             write: INVALID,
             exec: if user_ok && !t.nx { tag } else { INVALID },
             addend: (host as usize).wrapping_sub((la & !0xFFF) as usize),
+        };
+        let info = TlbInfo {
             pa_page,
             global: t.global,
         };
-        self.cpu.tlb.install(la, entry);
+        self.cpu.tlb.install(la, entry, info);
     }
 
     #[cold]
@@ -743,15 +771,11 @@ impl Ctx<'_> {
     /// (None for MMIO fetches, which are executed from a copy).
     pub fn fetch_translate(&mut self, la: u64) -> Result<(u64, Option<*const u8>), Stop> {
         let la = la & self.cpu.la_mask;
-        let e = &self.cpu.tlb.e[Tlb::index(la)];
-        if e.exec == (la & !0xFFF) | self.cpu.tlb.key() {
-            let host = (la as usize).wrapping_add(e.addend) as *const u8;
-            return Ok((e.pa_page | (la & 0xFFF), Some(host)));
-        }
-        if self.cpu.tlb.refill_from_victim(la, Access::Exec) {
-            let e = &self.cpu.tlb.e[Tlb::index(la)];
-            let host = (la as usize).wrapping_add(e.addend) as *const u8;
-            return Ok((e.pa_page | (la & 0xFFF), Some(host)));
+        let i = Tlb::index(la);
+        let tlb = &mut self.cpu.tlb;
+        if tlb.e[i].exec == (la & !0xFFF) | tlb.key() || tlb.refill_from_victim(la, Access::Exec) {
+            let host = (la as usize).wrapping_add(tlb.e[i].addend) as *const u8;
+            return Ok((tlb.info[i].pa_page | (la & 0xFFF), Some(host)));
         }
         let req = self.requester();
         match self.translate(la, Access::Exec, req)? {
@@ -773,15 +797,24 @@ impl Ctx<'_> {
 mod tests {
     use super::*;
 
-    fn entry(tlb: &Tlb, la: u64, global: bool) -> TlbEntry {
+    fn entry(tlb: &Tlb, la: u64, global: bool) -> (TlbEntry, TlbInfo) {
         let tag = (la & !0xFFF) | tlb.key();
-        TlbEntry {
+        let e = TlbEntry {
             read: tag,
             write: tag,
             exec: tag,
             addend: 0,
+        };
+        let info = TlbInfo {
             pa_page: la & !0xFFF,
             global,
+        };
+        (e, info)
+    }
+
+    impl Tlb {
+        fn put(&mut self, la: u64, (e, info): (TlbEntry, TlbInfo)) {
+            self.install(la, e, info);
         }
     }
 
@@ -792,8 +825,8 @@ mod tests {
     #[test]
     fn flush_all_drops_everything_including_globals() {
         let mut t = Tlb::new();
-        t.install(0x1000, entry(&t, 0x1000, false));
-        t.install(0x2000, entry(&t, 0x2000, true));
+        t.put(0x1000, entry(&t, 0x1000, false));
+        t.put(0x2000, entry(&t, 0x2000, true));
         assert!(hits(&t, 0x1000) && hits(&t, 0x2000));
         t.flush_all();
         assert!(!hits(&t, 0x1000) && !hits(&t, 0x2000));
@@ -803,17 +836,17 @@ mod tests {
     fn mov_cr3_flush_keeps_global_entries() {
         // SDM Vol. 3A 4.10.4.1: MOV to CR3 leaves global translations.
         let mut t = Tlb::new();
-        t.install(0x1000, entry(&t, 0x1000, false));
-        t.install(0x2000, entry(&t, 0x2000, true));
+        t.put(0x1000, entry(&t, 0x1000, false));
+        t.put(0x2000, entry(&t, 0x2000, true));
         for _ in 0..3 * EPOCHS {
             t.flush_nonglobal();
             assert!(!hits(&t, 0x1000));
-            t.install(0x1000, entry(&t, 0x1000, false));
+            t.put(0x1000, entry(&t, 0x1000, false));
         }
         t.flush_nonglobal();
         assert!(!hits(&t, 0x1000));
         // Epoch wrap-arounds may drop globals (allowed); between them they stay.
-        t.install(0x2000, entry(&t, 0x2000, true));
+        t.put(0x2000, entry(&t, 0x2000, true));
         t.flush_nonglobal();
         assert!(hits(&t, 0x2000));
     }
@@ -821,7 +854,7 @@ mod tests {
     #[test]
     fn epoch_wrap_never_revives_stale_entries() {
         let mut t = Tlb::new();
-        t.install(0x5000, entry(&t, 0x5000, false));
+        t.put(0x5000, entry(&t, 0x5000, false));
         for _ in 0..EPOCHS {
             t.flush_all();
             assert!(!hits(&t, 0x5000));
@@ -832,10 +865,10 @@ mod tests {
     fn cpl_and_wp_select_separate_entries() {
         let mut t = Tlb::new();
         t.set_wp(true);
-        t.install(0x3000, entry(&t, 0x3000, false));
+        t.put(0x3000, entry(&t, 0x3000, false));
         t.set_wp(false);
         assert!(!hits(&t, 0x3000), "WP=1 entry used with WP=0");
-        t.install(0x3000, entry(&t, 0x3000, false));
+        t.put(0x3000, entry(&t, 0x3000, false));
         t.set_cpl(3);
         assert!(!hits(&t, 0x3000), "supervisor entry used at CPL 3");
         // The WP=1 entry went to the victim TLB and comes back.
@@ -849,9 +882,9 @@ mod tests {
     #[test]
     fn invlpg_drops_the_page_under_every_key() {
         let mut t = Tlb::new();
-        t.install(0x4000, entry(&t, 0x4000, true));
+        t.put(0x4000, entry(&t, 0x4000, true));
         t.set_cpl(3);
-        t.install(0x4000, entry(&t, 0x4000, false));
+        t.put(0x4000, entry(&t, 0x4000, false));
         t.flush_page(0x4000);
         assert!(!hits(&t, 0x4000) && !t.refill_from_victim(0x4000, Access::Read));
         t.set_cpl(0);
