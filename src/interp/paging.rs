@@ -252,9 +252,39 @@ pub fn walk(
         }
     }
 
-    // Permission checks (SDM 5.6 "Access Rights").
+    // Protection keys (SDM 5.6.2) apply to data accesses with 4/5-level
+    // paging: PKRU to user-mode addresses, PKRS to supervisor-mode ones,
+    // whatever the CPL.
+    let pkey = if long {
+        ((leaf_entry >> 59) & 0xF) as u8
+    } else {
+        0
+    };
+    let mut pk_err = 0;
+    if long && acc != Access::Exec {
+        let (enabled, rights) = if user {
+            (s.cr.cr4 & cr4::PKE != 0, u64::from(s.fpu.pkru))
+        } else {
+            (s.cr.cr4 & cr4::PKS != 0, s.msrs.pkrs)
+        };
+        if enabled {
+            let ad = (rights >> (2 * pkey)) & 1 != 0;
+            let wd = (rights >> (2 * pkey + 1)) & 1 != 0;
+            // WD stops user-mode writes, and supervisor-mode writes only
+            // when CR0.WP = 1 (SDM 5.6.2, for PKRU and PKRS alike).
+            let write_denied = wd && (req.user || s.cr.cr0 & cr0::WP != 0);
+            if ad || (acc == Access::Write && write_denied) {
+                pk_err = pfec::PK;
+            }
+        }
+    }
+
+    // Permission checks (SDM 5.6 "Access Rights"). The error code's PK
+    // flag reports a protection-key violation even when another check
+    // fails too (SDM 5.7.3: PK is set if the access "caused a
+    // protection-key violation").
     let wp = s.cr.cr0 & cr0::WP != 0;
-    let prot = |cpu: &Cpu| pf(true, acc, req, 0, cpu);
+    let prot = |cpu: &Cpu| pf(true, acc, req, pk_err, cpu);
     if req.user && !user {
         return Err(prot(cpu));
     }
@@ -281,28 +311,8 @@ pub fn walk(
             return Err(prot(cpu));
         }
     }
-    // Protection keys (SDM 5.6.2) apply to data accesses with 4/5-level paging.
-    let pkey = if long {
-        ((leaf_entry >> 59) & 0xF) as u8
-    } else {
-        0
-    };
-    if long && acc != Access::Exec {
-        let (enabled, rights) = if user {
-            (s.cr.cr4 & cr4::PKE != 0, u64::from(s.fpu.pkru))
-        } else {
-            (s.cr.cr4 & cr4::PKS != 0, s.msrs.pkrs)
-        };
-        if enabled {
-            let ad = (rights >> (2 * pkey)) & 1 != 0;
-            let wd = (rights >> (2 * pkey + 1)) & 1 != 0;
-            // WD stops user-mode writes, and supervisor-mode writes only
-            // when CR0.WP = 1 (SDM 5.6.2, for PKRU and PKRS alike).
-            let write_denied = wd && (req.user || wp);
-            if ad || (acc == Access::Write && write_denied) {
-                return Err(pf(true, acc, req, pfec::PK, cpu));
-            }
-        }
+    if pk_err != 0 {
+        return Err(prot(cpu));
     }
 
     // Accessed flags on every level, dirty on the leaf for writes
@@ -332,4 +342,48 @@ pub fn walk(
         global: leaf_entry & PTE_G != 0 && s.cr.cr4 & cr4::PGE != 0,
         pkey,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interp::testkit::{DATA, Harness, Mode};
+
+    /// The PD entry mapping [`DATA`] in the test harness's page tables.
+    const DATA_PDE: u64 = 0x5_0000 + 0x2000 + 8 * (DATA >> 21);
+
+    /// Error codes of user accesses to a user page with protection key 1
+    /// (SDM 5.6.2 and 5.7.3): PK is reported whenever the key denies the
+    /// access, also when the R/W check fails as well (kvm-unit-tests
+    /// access.c expects the same).
+    #[test]
+    fn protection_key_violation_sets_pk_with_other_violations() {
+        // (PDE R/W, PKRU bits for key 1 (AD | WD << 1), access, error code)
+        let cases: [(bool, u32, Access, Option<u32>); 8] = [
+            (true, 0, Access::Write, None),
+            (true, 0b01, Access::Read, Some(0x25)),
+            (true, 0b01, Access::Write, Some(0x27)),
+            (true, 0b10, Access::Read, None),
+            (true, 0b10, Access::Write, Some(0x27)),
+            (false, 0, Access::Write, Some(0x07)),
+            (false, 0b01, Access::Write, Some(0x27)),
+            (false, 0b10, Access::Write, Some(0x27)),
+        ];
+        for (rw, key1, acc, want) in cases {
+            let mut h = Harness::new("max", Mode::Long64, &[0x90]);
+            let pde = DATA | 0x85 | if rw { 2 } else { 0 } | 1 << 59;
+            h.plat.mem.write_u64(DATA_PDE, pde).expect("pde");
+            h.interp.cpu.s.cr.cr4 |= cr4::PKE;
+            h.interp.cpu.s.cr.cr0 |= cr0::WP;
+            h.interp.cpu.s.fpu.pkru = key1 << 2;
+            let req = Requester {
+                user: true,
+                implicit: false,
+            };
+            let got = walk(&h.interp.cpu, &h.plat.mem, DATA + 8, acc, req)
+                .err()
+                .map(|f| f.error_code);
+            assert_eq!(got, want, "rw={rw} pkru key1={key1:#b} {acc:?}");
+        }
+    }
 }
