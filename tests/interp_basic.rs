@@ -105,6 +105,67 @@ fn rep_movsb_and_scasb() {
     assert_eq!(h.reg(1), 64 - 0x2B);
 }
 
+/// Overlapping REP MOVS and REP STOS of every width (SDM Vol. 2B MOVS: one
+/// element per iteration, each read before it is written), so the bulk
+/// paths reproduce the element-by-element result.
+#[test]
+fn rep_movs_overlapping_and_rep_stos_widths() {
+    let code = asm(64, |a| {
+        // MOVSW with the destination one byte above the source: each
+        // element read is the pair the previous element wrote.
+        a.mov(rsi, DATA).unwrap();
+        a.mov(rdi, DATA + 1).unwrap();
+        a.mov(ecx, 8u32).unwrap();
+        a.cld().unwrap();
+        a.rep().movsw().unwrap();
+        // MOVSB with the destination 3 bytes above: a repeating pattern.
+        a.mov(rsi, DATA + 0x40).unwrap();
+        a.mov(rdi, DATA + 0x43).unwrap();
+        a.mov(ecx, 13u32).unwrap();
+        a.rep().movsb().unwrap();
+        // STOSD over an odd number of elements (not a multiple of 8 bytes).
+        a.mov(rdi, DATA + 0x81).unwrap();
+        a.mov(eax, 0xA1B2_C3D4u32).unwrap();
+        a.mov(ecx, 5u32).unwrap();
+        a.rep().stosd().unwrap();
+        // STOSW and STOSB.
+        a.mov(rdi, DATA + 0xC0).unwrap();
+        a.mov(ecx, 3u32).unwrap();
+        a.rep().stosw().unwrap();
+        a.mov(rdi, DATA + 0xD0).unwrap();
+        a.mov(ecx, 7u32).unwrap();
+        a.rep().stosb().unwrap();
+        exit(a);
+    });
+    let mut h = Harness::new("max", Mode::Long64, &code);
+    let data: Vec<u8> = (0..0x100u32).map(|i| i as u8).collect();
+    h.plat.mem.write(DATA, &data).unwrap();
+    let (_, e) = h.run(100_000);
+    assert_eq!(e, Some(0));
+    // Reference: the architectural element loop on a copy.
+    let mut want = data.clone();
+    let movs = |m: &mut Vec<u8>, src: usize, dst: usize, n: usize, w: usize| {
+        for k in 0..n {
+            let el: Vec<u8> = m[src + k * w..src + (k + 1) * w].to_vec();
+            m[dst + k * w..dst + (k + 1) * w].copy_from_slice(&el);
+        }
+    };
+    movs(&mut want, 0, 1, 8, 2);
+    movs(&mut want, 0x40, 0x43, 13, 1);
+    for k in 0..5 {
+        want[0x81 + 4 * k..0x85 + 4 * k].copy_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+    }
+    for k in 0..3 {
+        want[0xC0 + 2 * k..0xC2 + 2 * k].copy_from_slice(&0xC3D4u16.to_le_bytes());
+    }
+    for b in &mut want[0xD0..0xD7] {
+        *b = 0xD4;
+    }
+    let mut out = vec![0u8; 0x100];
+    h.plat.mem.read(DATA, &mut out).unwrap();
+    assert_eq!(out, want);
+}
+
 #[test]
 fn divide_error_goes_through_the_idt() {
     let code = asm(64, |a| {

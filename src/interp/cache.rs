@@ -47,6 +47,9 @@ pub struct CodeCache {
     table: Box<[u32]>,
     /// Physical page → blocks with bytes on it (sorted by page).
     by_page: hashbrown::HashMap<u64, Vec<u32>, foldhash::fast::FixedState>,
+    /// How far this cache has read the VM's code-event log
+    /// ([`crate::machine::memory::CodeEvent`]).
+    pub code_cursor: u64,
 }
 
 impl Default for CodeCache {
@@ -69,6 +72,7 @@ impl CodeCache {
             blocks: Vec::new(),
             table: vec![0u32; TABLE_SIZE].into_boxed_slice(),
             by_page: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default()),
+            code_cursor: 0,
         }
     }
 

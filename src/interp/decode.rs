@@ -373,11 +373,18 @@ pub fn build_block(
         ip = next_ip;
         page_off += len;
     }
-    ctx.plat.mem().mark_code_page(pa_page);
-    ctx.cpu.tlb.protect_code_page(pa_page);
-    if pages[1] != pa_page {
-        ctx.plat.mem().mark_code_page(pages[1]);
-        ctx.cpu.tlb.protect_code_page(pages[1]);
+    // A newly marked page is logged; every vCPU's TLB (this one's too, at
+    // its next attention or slice) then stops granting direct writes to it.
+    // Until then this vCPU's own writes could miss the block: protect now.
+    for page in if pages[1] != pa_page {
+        &pages[..]
+    } else {
+        &pages[..1]
+    } {
+        if !ctx.plat.mem().is_code_page(*page) {
+            ctx.plat.mem().mark_code_page(*page);
+            ctx.cpu.tlb.protect_code_page(*page);
+        }
     }
     ctx.cpu.stats.blocks_built += 1;
     Ok(cache.insert(Block {

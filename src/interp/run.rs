@@ -9,6 +9,7 @@ use super::events::{Delivery, EventKind, vec};
 use super::exec::{Ctx, Stop};
 use super::platform::Platform;
 use crate::apic;
+use crate::machine::memory::CodeEvent;
 use crate::state::{Activity, SegReg, rflags};
 
 /// Why [`Interp::run`] returned.
@@ -73,6 +74,10 @@ impl Interp {
         } = self;
         let end = cpu.icount.saturating_add(budget);
         let mut ctx = Ctx { cpu, plat };
+        // Other vCPUs and devices ran since this vCPU's last slice.
+        if ctx.plat.mem().code_seq() != cache.code_cursor {
+            sync_code(&mut ctx, cache);
+        }
         loop {
             if ctx.cpu.attention != 0
                 && let Some(exit) = attention(&mut ctx, cache)
@@ -103,13 +108,8 @@ impl Interp {
 fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
     let a = ctx.cpu.attention;
     ctx.cpu.attention = 0;
-    if a & attn::SMC != 0 || ctx.plat.mem().has_code_writes() {
-        let mut pages = Vec::new();
-        ctx.plat.mem().take_code_writes(&mut pages);
-        for p in pages {
-            let n = cache.invalidate_page(p);
-            ctx.cpu.stats.code_invalidations += n as u64;
-        }
+    if a & attn::SMC != 0 || ctx.plat.mem().code_seq() != cache.code_cursor {
+        sync_code(ctx, cache);
     }
     if a & attn::MODE != 0 {
         ctx.cpu.refresh_mode();
@@ -138,6 +138,25 @@ fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
         return Some(RunExit::Exit);
     }
     None
+}
+
+/// Catches up with the VM's code-event log: drops blocks decoded from
+/// pages written since (by any vCPU or device), and TLB write grants for
+/// pages that became code pages (another vCPU may have decoded them).
+fn sync_code(ctx: &mut Ctx, cache: &mut CodeCache) {
+    let Ctx { cpu, plat } = ctx;
+    let cursor = cache.code_cursor;
+    cache.code_cursor = plat.mem().code_events_since(cursor, |ev| match ev {
+        CodeEvent::Written(page) => {
+            let n = cache.invalidate_page(page);
+            cpu.stats.code_invalidations += n as u64;
+        }
+        CodeEvent::Marked(page) => cpu.tlb.protect_code_page(page),
+        CodeEvent::Lost => {
+            cache.flush();
+            cpu.tlb.flush_all();
+        }
+    });
 }
 
 /// Does the 8259's INTR reach the CPU (LINT0 in ExtINT mode, or the local

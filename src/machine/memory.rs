@@ -10,7 +10,11 @@
 //! Pages that hold decoded guest code are marked in a shared bitmap; a
 //! write through this API (device DMA, the loader, the interpreter's slow
 //! path) to such a page is logged so the decoded-instruction cache can drop
-//! what it decoded from there.
+//! what it decoded from there. The log is shared by every vCPU of the VM
+//! (each reads it from its own cursor, see [`CodeEvent`]): a vCPU's decoded
+//! blocks are dropped when any vCPU or device writes their page, and a
+//! vCPU's TLB stops granting direct writes to a page another vCPU has just
+//! started decoding.
 
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
@@ -47,8 +51,31 @@ pub struct GuestMemory {
     rom: Option<Rom>,
     /// One bit per RAM page: the page holds decoded instructions.
     code_pages: Box<[Cell<u64>]>,
-    /// RAM page frame numbers of code pages written since the last drain.
-    code_writes: RefCell<Vec<u64>>,
+    /// The code-page event log every vCPU reads from its own cursor.
+    code_log: RefCell<CodeLog>,
+    /// Number of events ever logged (a copy of `code_log.seq`, cheap to poll).
+    code_seq: Cell<u64>,
+}
+
+/// Events logged for the vCPUs' decoded-code caches and TLBs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeEvent {
+    /// A code page (guest-physical page address) was written: blocks decoded
+    /// from it are stale.
+    Written(u64),
+    /// A page became a code page: TLB entries may no longer grant direct
+    /// writes to it (the writes must reach [`GuestMemory::note_write`]).
+    Marked(u64),
+    /// The reader fell more than the log's capacity behind: drop every
+    /// decoded block and every TLB write grant.
+    Lost,
+}
+
+/// Capacity of the code-event ring; a reader further behind sees `Lost`.
+const CODE_LOG_LEN: usize = 256;
+
+struct CodeLog {
+    ring: [CodeEvent; CODE_LOG_LEN],
 }
 
 // SAFETY: `base` points into `_ram`, an owned anonymous mapping that moves
@@ -94,7 +121,10 @@ impl GuestMemory {
             high: total - low,
             rom: None,
             code_pages: (0..words).map(|_| Cell::new(0)).collect(),
-            code_writes: RefCell::new(Vec::new()),
+            code_log: RefCell::new(CodeLog {
+                ring: [CodeEvent::Lost; CODE_LOG_LEN],
+            }),
+            code_seq: Cell::new(0),
         })
     }
 
@@ -308,11 +338,16 @@ impl GuestMemory {
         self.ram_offset(gpa, 1).map(|off| off >> PAGE_SHIFT)
     }
 
-    /// Marks the RAM page containing `gpa` as holding decoded code.
+    /// Marks the RAM page containing `gpa` as holding decoded code; logs
+    /// [`CodeEvent::Marked`] when the page was not a code page yet.
     pub fn mark_code_page(&self, gpa: u64) {
         if let Some(pfn) = self.ram_pfn(gpa) {
             let w = &self.code_pages[(pfn / 64) as usize];
-            w.set(w.get() | 1 << (pfn % 64));
+            let bit = 1 << (pfn % 64);
+            if w.get() & bit == 0 {
+                w.set(w.get() | bit);
+                self.log_code_event(CodeEvent::Marked(gpa & !(PAGE_SIZE - 1)));
+            }
         }
     }
 
@@ -326,7 +361,7 @@ impl GuestMemory {
     }
 
     /// Records a write of `len` bytes at `gpa`: code pages it touches are
-    /// unmarked and logged for the decoded-instruction cache.
+    /// unmarked and logged ([`CodeEvent::Written`]).
     #[inline]
     pub fn note_write(&self, gpa: u64, len: u64) {
         let first = gpa >> PAGE_SHIFT;
@@ -338,22 +373,37 @@ impl GuestMemory {
                     let w = &self.code_pages[(pfn / 64) as usize];
                     w.set(w.get() & !(1 << (pfn % 64)));
                 }
-                self.code_writes.borrow_mut().push(a);
+                self.log_code_event(CodeEvent::Written(a));
             }
         }
     }
 
-    /// Guest-physical page addresses of code pages written since the last
-    /// call (the decoded-instruction cache drops what it holds for them).
-    pub fn take_code_writes(&self, out: &mut Vec<u64>) {
-        let mut log = self.code_writes.borrow_mut();
-        out.extend(log.drain(..));
+    fn log_code_event(&self, ev: CodeEvent) {
+        let seq = self.code_seq.get();
+        self.code_log.borrow_mut().ring[seq as usize % CODE_LOG_LEN] = ev;
+        self.code_seq.set(seq + 1);
     }
 
-    /// Are there logged code writes?
+    /// The number of code events logged so far: a reader whose cursor
+    /// equals it has nothing to catch up on.
     #[inline]
-    pub fn has_code_writes(&self) -> bool {
-        !self.code_writes.borrow().is_empty()
+    pub fn code_seq(&self) -> u64 {
+        self.code_seq.get()
+    }
+
+    /// Hands `f` the events logged since `cursor` (one [`CodeEvent::Lost`]
+    /// if they no longer fit the log) and returns the new cursor.
+    pub fn code_events_since(&self, cursor: u64, mut f: impl FnMut(CodeEvent)) -> u64 {
+        let seq = self.code_seq.get();
+        if seq - cursor.min(seq) > CODE_LOG_LEN as u64 {
+            f(CodeEvent::Lost);
+            return seq;
+        }
+        let log = self.code_log.borrow();
+        for i in cursor..seq {
+            f(log.ring[i as usize % CODE_LOG_LEN]);
+        }
+        seq
     }
 }
 
@@ -383,14 +433,29 @@ mod tests {
     }
 
     #[test]
-    fn code_page_writes_are_logged_once() {
-        let m = GuestMemory::new(1 << 20).expect("mem");
+    fn code_page_events_are_logged_once() {
+        let m = GuestMemory::new(4 << 20).expect("mem");
         m.mark_code_page(0x3000);
+        m.mark_code_page(0x3FFF);
         m.write_u8(0x3010, 1).expect("write");
         m.write_u8(0x3011, 1).expect("write");
         let mut v = Vec::new();
-        m.take_code_writes(&mut v);
-        assert_eq!(v, vec![0x3000]);
+        let cursor = m.code_events_since(0, |e| v.push(e));
+        assert_eq!(
+            v,
+            vec![CodeEvent::Marked(0x3000), CodeEvent::Written(0x3000)]
+        );
         assert!(!m.is_code_page(0x3000));
+        assert_eq!(cursor, m.code_seq());
+        // A second reader further behind than the log holds sees `Lost`.
+        for i in 0..CODE_LOG_LEN as u64 {
+            m.mark_code_page(0x10000 + i * PAGE_SIZE);
+        }
+        let mut late = Vec::new();
+        m.code_events_since(0, |e| late.push(e));
+        assert_eq!(late, vec![CodeEvent::Lost]);
+        let mut v = Vec::new();
+        m.code_events_since(cursor, |e| v.push(e));
+        assert_eq!(v.len(), CODE_LOG_LEN);
     }
 }

@@ -157,13 +157,38 @@ fn bulk<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op, mask: u64, budget: u64) 
         // for this access, with at least `bytes` bytes left in the page.
         unsafe {
             if OP == MOVS {
-                for i in 0..bytes {
-                    *dst.add(i) = *src.add(i);
+                let (d, s) = (dst as usize, src as usize);
+                if d <= s || d >= s + bytes {
+                    // A forward element-by-element copy reads each source
+                    // byte before any write reaches it: a memmove.
+                    std::ptr::copy(src, dst, bytes);
+                } else {
+                    // The destination overlaps the source ahead of it: copy
+                    // element by element (each read whole before its write),
+                    // repeating the pattern as the hardware does.
+                    let mut e = [0u8; 8];
+                    for i in (0..bytes).step_by(W::BYTES) {
+                        std::ptr::copy_nonoverlapping(src.add(i), e.as_mut_ptr(), W::BYTES);
+                        std::ptr::copy_nonoverlapping(e.as_ptr(), dst.add(i), W::BYTES);
+                    }
                 }
+            } else if W::BYTES == 1 {
+                std::ptr::write_bytes(dst, ctx.cpu.regs[0] as u8, bytes);
             } else {
                 let v = ctx.cpu.regs[0].to_le_bytes();
-                for i in 0..bytes {
-                    *dst.add(i) = v[i % W::BYTES];
+                let mut pattern = [0u8; 8];
+                for (i, b) in pattern.iter_mut().enumerate() {
+                    *b = v[i % W::BYTES];
+                }
+                let word = u64::from_ne_bytes(pattern);
+                let mut i = 0;
+                while i + 8 <= bytes {
+                    std::ptr::write_unaligned(dst.add(i) as *mut u64, word);
+                    i += 8;
+                }
+                while i < bytes {
+                    *dst.add(i) = pattern[i % 8];
+                    i += 1;
                 }
             }
         }
