@@ -50,6 +50,9 @@ pub struct CodeCache {
     /// How far this cache has read the VM's code-event log
     /// ([`crate::machine::memory::CodeEvent`]).
     pub code_cursor: u64,
+    /// Bumped whenever a block is dropped: RIP-cache entries made before
+    /// may name dead or reused block ids.
+    pub epoch: u64,
 }
 
 impl Default for CodeCache {
@@ -73,6 +76,7 @@ impl CodeCache {
             table: vec![0u32; TABLE_SIZE].into_boxed_slice(),
             by_page: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default()),
             code_cursor: 0,
+            epoch: 0,
         }
     }
 
@@ -114,6 +118,7 @@ impl CodeCache {
             return 0;
         };
         let mut n = 0;
+        self.epoch += 1;
         for id in ids {
             let b = &mut self.blocks[id as usize];
             if b.live {
@@ -130,6 +135,7 @@ impl CodeCache {
 
     /// Drops everything (arena full, or RESET/INIT).
     pub fn flush(&mut self) {
+        self.epoch += 1;
         self.ops.clear();
         self.insns.clear();
         self.blocks.clear();

@@ -27,7 +27,7 @@ pub enum RunExit {
 
 /// One entry of the RIP → block cache: skips the instruction-fetch
 /// translation and the physical-key lookup when the same RIP runs again
-/// in the same mode with no TLB change since.
+/// in the same mode with no TLB change and no dropped block since.
 #[derive(Clone, Copy)]
 struct RipEntry {
     rip: u64,
@@ -97,9 +97,7 @@ impl Interp {
             if ctx.cpu.icount >= end {
                 return RunExit::Budget;
             }
-            let remaining = end - ctx.cpu.icount;
-            ctx.cpu.rep_budget = remaining;
-            execute_block(&mut ctx, cache, rip_cache, remaining);
+            execute_blocks(&mut ctx, cache, rip_cache, end);
         }
     }
 }
@@ -238,27 +236,39 @@ fn deliver_fault(ctx: &mut Ctx) {
     }
 }
 
+/// The RIP-cache validity stamp: changes when the TLB is flushed (the
+/// fetch translation may differ) or a block is dropped (ids may be dead or
+/// reused). Both counters only grow, so their sum changes when either does.
+#[inline(always)]
+fn rip_stamp(ctx: &Ctx, cache: &CodeCache) -> u64 {
+    ctx.cpu.tlb.generation.wrapping_add(cache.epoch)
+}
+
 /// The block to run at RIP: from the RIP cache, or by translating the
 /// fetch address and looking up (or building) the block by physical key.
 #[inline(always)]
 fn find_block(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACHE]) -> Option<u32> {
     let rip = ctx.cpu.rip;
     let mode = ctx.cpu.fetch_mode;
-    let generation = ctx.cpu.tlb.generation;
+    let stamp = rip_stamp(ctx, cache);
     let slot = ((rip ^ (rip >> 12)) as usize) & (RIP_CACHE - 1);
     let e = rc[slot];
-    if e.rip == rip && e.mode == mode && e.generation == generation {
-        // The block id may have been reused after a cache flush: check the
-        // block is live and is the one for this RIP and mode.
-        if let Some(b) = cache.blocks.get(e.block as usize)
-            && b.live
-            && b.rip == rip
-            && b.mode.0 == mode
-        {
-            ctx.cpu.stats.block_hits += 1;
-            return Some(e.block);
-        }
+    if e.rip == rip && e.mode == mode && e.generation == stamp {
+        ctx.cpu.stats.block_hits += 1;
+        return Some(e.block);
     }
+    find_block_slow(ctx, cache, rc, slot)
+}
+
+#[inline(never)]
+fn find_block_slow(
+    ctx: &mut Ctx,
+    cache: &mut CodeCache,
+    rc: &mut [RipEntry; RIP_CACHE],
+    slot: usize,
+) -> Option<u32> {
+    let rip = ctx.cpu.rip;
+    let mode = ctx.cpu.fetch_mode;
     let cs_base = ctx.cpu.segs[SegReg::Cs as usize].base;
     let la = cs_base.wrapping_add(rip);
     let (pa, host) = match ctx.fetch_translate(la) {
@@ -285,72 +295,86 @@ fn find_block(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACH
             }
         }
     };
-    // Building may have flushed the cache or changed the TLB generation.
+    // Building may have flushed the cache or changed the TLB generation:
+    // stamp the entry with the state after.
     rc[slot] = RipEntry {
         rip,
         mode,
-        generation: ctx.cpu.tlb.generation,
+        generation: rip_stamp(ctx, cache),
         block: id,
     };
     Some(id)
 }
 
-/// Finds (or builds) the block at RIP and executes it, at most `remaining`
-/// instructions.
-fn execute_block(
-    ctx: &mut Ctx,
-    cache: &mut CodeCache,
-    rc: &mut [RipEntry; RIP_CACHE],
-    remaining: u64,
-) {
-    if ctx.cpu.s.events.interrupt_shadow != 0
-        || ctx.cpu.rflags & (rflags::TF | rflags::RF) != 0
-        || ctx.cpu.dbg.active
-    {
-        execute_one(ctx, cache, rc);
-        return;
-    }
-    let Some(id) = find_block(ctx, cache, rc) else {
-        return;
-    };
-    let b = &cache.blocks[id as usize];
-    let n = if remaining < u64::from(b.len) {
-        1
-    } else {
-        b.len as usize
-    };
-    let first = b.first as usize;
-    let cache = &*cache;
-    // RIP stays at the block's start while its ops run (each op knows its
-    // own RIP); it is written back when the block stops.
-    let ops = &cache.ops[first..first + n];
-    for op in ops {
-        match (op.exec)(ctx, op) {
-            Ok(()) => {
-                ctx.cpu.icount += 1;
-                if ctx.cpu.attention != 0 {
+/// Runs blocks one after another, chaining from each block's end (or taken
+/// branch) straight to the next, until an op needs the loop's attention,
+/// the budget ending at instruction count `end` is used, or an
+/// instruction-boundary condition (TF, RF, interrupt shadow, DR7) needs
+/// the one-at-a-time path.
+fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACHE], end: u64) {
+    loop {
+        let remaining = end - ctx.cpu.icount;
+        // Bounds REP string iterations by the instruction budget.
+        ctx.cpu.rep_budget = remaining;
+        if ctx.cpu.s.events.interrupt_shadow != 0
+            || ctx.cpu.rflags & (rflags::TF | rflags::RF) != 0
+            || ctx.cpu.dbg.active
+        {
+            execute_one(ctx, cache, rc);
+            return;
+        }
+        let Some(id) = find_block(ctx, cache, rc) else {
+            return;
+        };
+        let Some(b) = cache.blocks.get(id as usize) else {
+            return;
+        };
+        let n = if remaining < u64::from(b.len) {
+            1
+        } else {
+            b.len as usize
+        };
+        let first = b.first as usize;
+        // RIP stays at the block's start while its ops run (each op knows
+        // its own RIP); it is written back when the block stops.
+        let Some(ops) = cache.ops.get(first..first + n) else {
+            return;
+        };
+        let mut chain = true;
+        for op in ops {
+            match (op.exec)(ctx, op) {
+                Ok(()) => {
+                    ctx.cpu.icount += 1;
+                    if ctx.cpu.attention != 0 {
+                        ctx.cpu.rip = op.next_rip;
+                        return;
+                    }
+                }
+                Err(Stop::Jump) => {
+                    ctx.cpu.icount += 1;
+                    chain = false;
+                    break;
+                }
+                Err(Stop::Exit) => {
                     ctx.cpu.rip = op.next_rip;
+                    ctx.cpu.icount += 1;
+                    return;
+                }
+                Err(Stop::Fault) => {
+                    ctx.cpu.rip = op.rip;
+                    deliver_fault(ctx);
                     return;
                 }
             }
-            Err(Stop::Jump) => {
-                ctx.cpu.icount += 1;
-                return;
-            }
-            Err(Stop::Exit) => {
-                ctx.cpu.rip = op.next_rip;
-                ctx.cpu.icount += 1;
-                return;
-            }
-            Err(Stop::Fault) => {
-                ctx.cpu.rip = op.rip;
-                deliver_fault(ctx);
-                return;
-            }
         }
-    }
-    if let Some(last) = ops.last() {
-        ctx.cpu.rip = last.next_rip;
+        if chain && let Some(last) = ops.last() {
+            ctx.cpu.rip = last.next_rip;
+        }
+        // A taken branch set RIP itself; either way go on with the next
+        // block unless something needs the outer loop.
+        if ctx.cpu.attention != 0 || ctx.cpu.icount >= end {
+            return;
+        }
     }
 }
 

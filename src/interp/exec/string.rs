@@ -209,10 +209,16 @@ fn string<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let mask = ASIZE_MASK[op.asize as usize & 3];
     let budget = ctx.cpu.rep_budget.max(1);
     let mut done = 0u64;
-    if (OP == MOVS || OP == STOS) && ctx.cpu.rflags & rflags::DF == 0 {
-        done = bulk::<W, OP>(ctx, op, mask, budget);
-    }
+    let bulk_ok = (OP == MOVS || OP == STOS) && ctx.cpu.rflags & rflags::DF == 0;
     while ctx.cpu.regs[1] & mask != 0 {
+        if bulk_ok {
+            // Again after every single step: the step filled the TLB for a
+            // page the bulk path could not reach yet.
+            done += bulk::<W, OP>(ctx, op, mask, budget - done);
+            if ctx.cpu.regs[1] & mask == 0 {
+                break;
+            }
+        }
         if done > 0 && (done == budget || ctx.cpu.attention != 0) {
             // Resume later at this same instruction (RIP unchanged), with
             // RF = 1: an event taken between iterations pushes RF = 1, and
