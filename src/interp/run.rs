@@ -230,7 +230,13 @@ fn deliver_event(ctx: &mut Ctx, v: u8, kind: EventKind, rip: u64) {
     }
 }
 
+/// Delivers the pending exception. The delivery costs one unit of the
+/// instruction clock: time passes while a processor delivers exceptions,
+/// and without this a guest whose handler faults at once (or whose fault
+/// re-faults in delivery) would spin without ever reaching the budget, a
+/// timer deadline or `--timeout`.
 fn deliver_fault(ctx: &mut Ctx) {
+    ctx.cpu.icount += 1;
     if ctx.deliver_fault() == Delivery::Shutdown {
         ctx.cpu.attention |= attn::HALT;
     }

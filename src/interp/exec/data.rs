@@ -544,7 +544,10 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             }
         }
         Mnemonic::Pause => pause,
+        // 0F 18–0F 1F outside the prefetch encodings are "reserved NOP"
+        // (SDM Vol. 2B NOP; Vol. 3 Table of opcode map hints): they execute as NOP.
         Mnemonic::Nop
+        | Mnemonic::Reservednop
         | Mnemonic::Endbr32
         | Mnemonic::Endbr64
         | Mnemonic::Prefetchnta
