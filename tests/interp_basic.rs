@@ -166,6 +166,28 @@ fn rep_movs_overlapping_and_rep_stos_widths() {
     assert_eq!(out, want);
 }
 
+/// A run budget that ends inside a REP string stops at exactly that many
+/// instructions, also when other ops ran before the string in its block.
+#[test]
+fn budget_ends_exactly_inside_rep_string() {
+    let code = asm(64, |a| {
+        a.mov(rdi, DATA).unwrap();
+        a.mov(ecx, 1000u32).unwrap();
+        a.xor(eax, eax).unwrap();
+        a.cld().unwrap();
+        a.rep().stosb().unwrap();
+        exit(a);
+    });
+    for budget in [5, 6, 10, 500] {
+        let mut h = Harness::new("max", Mode::Long64, &code);
+        let (r, _) = h.run(budget);
+        assert_eq!(r, RunExit::Budget);
+        assert_eq!(h.interp.cpu.icount, budget, "budget {budget}");
+        // Four ops before the string, then one iteration per instruction.
+        assert_eq!(h.reg(1), 1000 - (budget - 4), "budget {budget}");
+    }
+}
+
 #[test]
 fn divide_error_goes_through_the_idt() {
     let code = asm(64, |a| {

@@ -132,9 +132,11 @@ pub struct Cpu {
     pub pdptes: [u64; 4],
     /// Retired instructions on this vCPU.
     pub icount: u64,
-    /// How many REP iterations one string instruction may run before
-    /// yielding (the rest of the run budget).
-    pub rep_budget: u64,
+    /// The instruction count at which a REP string instruction yields (the
+    /// end of the run budget, or one iteration under single step). Kept
+    /// absolute: the ops before the string in its block have retired by
+    /// the time it runs, and the budget left is `rep_end - icount`.
+    pub rep_end: u64,
     /// Virtual time at `icount == slice_icount` (set by the scheduler).
     pub slice_ns: u64,
     pub slice_icount: u64,
@@ -179,7 +181,7 @@ impl Cpu {
             dbg: DebugState::default(),
             pdptes: [0; 4],
             icount: 0,
-            rep_budget: 1,
+            rep_end: 0,
             slice_ns: 0,
             slice_icount: 0,
             slice_extra_ns: 0,

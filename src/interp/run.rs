@@ -321,7 +321,7 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_
     loop {
         let remaining = end - ctx.cpu.icount;
         // Bounds REP string iterations by the instruction budget.
-        ctx.cpu.rep_budget = remaining;
+        ctx.cpu.rep_end = end;
         if ctx.cpu.s.events.interrupt_shadow != 0
             || ctx.cpu.rflags & (rflags::TF | rflags::RF) != 0
             || ctx.cpu.dbg.active
@@ -404,7 +404,7 @@ fn execute_one(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CAC
     ctx.cpu.rflags &= !rflags::RF;
     if tf {
         // Single step traps after every iteration of a REP string.
-        ctx.cpu.rep_budget = 1;
+        ctx.cpu.rep_end = ctx.cpu.icount + 1;
     }
     let faulted = match find_block(ctx, cache, rc) {
         // The fetch faulted (delivered).

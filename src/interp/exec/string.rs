@@ -207,7 +207,7 @@ fn string<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
         return if OP >= INS { Err(Stop::Exit) } else { Ok(()) };
     }
     let mask = ASIZE_MASK[op.asize as usize & 3];
-    let budget = ctx.cpu.rep_budget.max(1);
+    let budget = ctx.cpu.rep_end.saturating_sub(ctx.cpu.icount).max(1);
     let mut done = 0u64;
     let bulk_ok = (OP == MOVS || OP == STOS) && ctx.cpu.rflags & rflags::DF == 0;
     while ctx.cpu.regs[1] & mask != 0 {
