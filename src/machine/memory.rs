@@ -350,6 +350,16 @@ impl GuestMemory {
         out.extend(log.drain(..));
     }
 
+    /// Forgets every code-page mark and logged write: for a fresh
+    /// decoded-instruction cache (a handoff from another backend, which
+    /// wrote guest memory without this API seeing it).
+    pub fn forget_code_pages(&mut self) {
+        for w in self.code_pages.iter() {
+            w.set(0);
+        }
+        self.code_writes.get_mut().clear();
+    }
+
     /// Are there logged code writes?
     #[inline]
     pub fn has_code_writes(&self) -> bool {
