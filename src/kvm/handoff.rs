@@ -361,11 +361,16 @@ fn kvm_phase(
         }
     }
     if let Some(what) = arrived {
+        let after = km.guest_tsc(0);
+        let backwards = match (before, after) {
+            (Some(b), Some(a)) if a < b => ", backwards: KVM did not take the TSC",
+            _ => "",
+        };
         log(&format!(
-            "handoff interp → kvm {what} at {:.6} s (vCPU 0 TSC {} → {})",
+            "handoff interp → kvm {what} at {:.6} s (vCPU 0 TSC {} → {}{backwards})",
             now as f64 / 1e9,
             fmt_tsc(before),
-            fmt_tsc(km.guest_tsc(0))
+            fmt_tsc(after)
         ));
     }
     let stop = match next {
