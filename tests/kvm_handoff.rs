@@ -307,3 +307,31 @@ fn handoff_keeps_results_kvm_unit_tests() {
     }
     check_all(&guests);
 }
+
+/// Bad `--handoff` syntax is one line on stderr and exit status 2, with
+/// or without KVM.
+#[test]
+fn bad_handoff_flags_are_one_line_errors() {
+    for bad in [
+        &["--handoff", "sideways@insns=5"][..],
+        &["--handoff", "interp-to-kvm@insns=many"],
+        &["--handoff", "kvm-to-interp@port=0x10000"],
+        &["--accel", "kvm", "--handoff", "interp-to-kvm@insns=5"],
+        &[
+            "--handoff",
+            "kvm-to-interp@exits=5",
+            "--handoff",
+            "kvm-to-interp@exits=5",
+        ],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nestor"))
+            .args(["run", "--rom", "demo"])
+            .args(bad)
+            .output()
+            .expect("run nestor");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
+        assert!(err.starts_with("nestor: error: "), "{bad:?}: {err}");
+    }
+}
