@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::CliError;
 use crate::devices::uart::UartOutput;
+use crate::kvm::handoff::{self, Handoff};
 use crate::kvm::run::KvmMachine;
 use crate::machine::{Boot, Limits, Machine, MachineConfig, Outcome};
 use crate::model::parse::parse_model;
@@ -46,9 +47,17 @@ pub struct RunArgs {
     /// describes them).
     #[arg(long, conflicts_with_all = ["image", "bios"])]
     pub rom: Option<String>,
-    /// Execution backend.
-    #[arg(long, default_value = "interp", value_parser = ["interp", "kvm"])]
-    pub accel: String,
+    /// Execution backend [default: interp; with --handoff, the backend the
+    /// first handoff leaves].
+    #[arg(long, value_parser = ["interp", "kvm"])]
+    pub accel: Option<String>,
+    /// Move the running machine to the other backend at a point:
+    /// `interp-to-kvm@insns=N` (after N instructions on the interpreter),
+    /// `kvm-to-interp@exits=N` (after the Nth port/MMIO exit) or
+    /// `kvm-to-interp@port=P[:K]` (after the Kth guest write to port P).
+    /// Repeat for a chain (counts restart on each backend).
+    #[arg(long, value_name = "DIRECTION@POINT")]
+    pub handoff: Vec<String>,
     /// With --accel kvm: drop CPU features the host's KVM cannot provide
     /// (with a warning) instead of refusing the model.
     #[arg(long)]
@@ -70,9 +79,31 @@ fn read_file(what: &str, path: &str) -> Result<Vec<u8>, CliError> {
 
 /// Runs the command; returns the process exit status.
 pub fn run(args: &RunArgs) -> Result<i32, CliError> {
-    let kvm = args.accel == "kvm";
-    if !kvm && args.kvm_drop_unsupported {
-        return Err(CliError("--kvm-drop-unsupported needs --accel kvm".into()));
+    let handoffs = args
+        .handoff
+        .iter()
+        .map(|h| h.parse::<Handoff>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError)?;
+    let start = handoff::start_backend(&handoffs).map_err(CliError)?;
+    if let (Some(accel), Some(first)) = (&args.accel, handoffs.first())
+        && accel != start.name()
+    {
+        return Err(CliError(format!(
+            "--accel {accel} conflicts with --handoff {first}, which starts on {}",
+            start.name()
+        )));
+    }
+    if !handoffs.is_empty() && args.max_insns.is_some() {
+        return Err(CliError(
+            "--max-insns cannot be counted across a handoff to KVM; use --timeout".into(),
+        ));
+    }
+    let kvm = args.accel.as_deref() == Some("kvm");
+    if !kvm && handoffs.is_empty() && args.kvm_drop_unsupported {
+        return Err(CliError(
+            "--kvm-drop-unsupported needs --accel kvm or --handoff".into(),
+        ));
     }
     let spec = args.cpu.as_deref().unwrap_or("max");
     let model = parse_model(spec).map_err(|e| CliError(format!("--cpu: {e}")))?;
@@ -93,6 +124,9 @@ pub fn run(args: &RunArgs) -> Result<i32, CliError> {
         max_insns: args.max_insns,
         timeout_ns: args.timeout.map(|s| (s.max(0.0) * 1e9) as u64),
     };
+    if !handoffs.is_empty() {
+        return run_handoff(args, cfg, boot, &handoffs, &limits);
+    }
     if kvm {
         return run_kvm(args, cfg, boot, &limits);
     }
@@ -185,6 +219,78 @@ fn report_outcome(outcome: &Outcome, states: &[crate::state::VcpuState]) {
     }
 }
 
+/// How `--accel kvm` and `--handoff` treat features the host lacks:
+/// without `--cpu`, `max` means the most the host can give.
+fn kvm_policy(args: &RunArgs) -> crate::kvm::cpuid::Unsupported {
+    use crate::kvm::cpuid::Unsupported;
+    if args.kvm_drop_unsupported || args.cpu.is_none() {
+        Unsupported::Drop
+    } else {
+        Unsupported::Error
+    }
+}
+
+/// `--handoff`: the machine runs on both backends in turn.
+fn run_handoff(
+    args: &RunArgs,
+    cfg: MachineConfig,
+    boot: Boot,
+    handoffs: &[Handoff],
+    limits: &Limits,
+) -> Result<i32, CliError> {
+    let spec = args.cpu.as_deref().unwrap_or("max");
+    let start = Instant::now();
+    let mut log = |l: &str| eprintln!("nestor: {l}");
+    let r = handoff::run(
+        cfg,
+        boot,
+        spec,
+        kvm_policy(args),
+        handoffs,
+        limits,
+        &mut log,
+    )?;
+    let wall = start.elapsed();
+    let _ = std::io::stdout().flush();
+    report_outcome(&r.outcome, &r.states);
+    if args.stats {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "--- nestor statistics (handoff) ---");
+        let _ = writeln!(e, "wall time             {:.3} s", wall.as_secs_f64());
+        for (i, p) in r.phases.iter().enumerate() {
+            let what = match p.backend {
+                handoff::Backend::Interp => format!("{} instructions", p.insns),
+                handoff::Backend::Kvm => format!(
+                    "exits: I/O {} MMIO {} IOAPIC EOI {} IRQ window {} interrupted {}",
+                    p.exits.io,
+                    p.exits.mmio,
+                    p.exits.ioapic_eoi,
+                    p.exits.irq_window,
+                    p.exits.interrupted
+                ),
+            };
+            let _ = writeln!(
+                e,
+                "phase {i}: {:<6} {:.6}..{:.6} s{}  {what}",
+                p.backend.name(),
+                p.start_ns as f64 / 1e9,
+                p.end_ns as f64 / 1e9,
+                if p.handed_off { " (handed off)" } else { "" },
+            );
+        }
+        for (name, st) in &r.device_stats {
+            if st.io + st.mmio > 0 {
+                let _ = writeln!(
+                    e,
+                    "device {name:<12} I/O {:>10}  MMIO {:>10}",
+                    st.io, st.mmio
+                );
+            }
+        }
+    }
+    Ok(r.outcome.exit_status())
+}
+
 /// `--accel kvm`: the same machine, run by the KVM backend.
 fn run_kvm(
     args: &RunArgs,
@@ -192,13 +298,7 @@ fn run_kvm(
     boot: Boot,
     limits: &Limits,
 ) -> Result<i32, CliError> {
-    use crate::kvm::cpuid::Unsupported;
-    // Without --cpu, `max` means the most the host can give.
-    let policy = if args.kvm_drop_unsupported || args.cpu.is_none() {
-        Unsupported::Drop
-    } else {
-        Unsupported::Error
-    };
+    let policy = kvm_policy(args);
     let spec = args.cpu.as_deref().unwrap_or("max");
     let start = Instant::now();
     let mut warn = |w: &str| eprintln!("nestor: warning: kvm: {w}");

@@ -12,6 +12,7 @@
 pub mod caps;
 pub mod convert;
 pub mod cpuid;
+pub mod handoff;
 pub mod irq;
 pub mod kick;
 pub mod lapic;

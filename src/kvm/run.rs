@@ -50,12 +50,36 @@ pub struct ExitStats {
     pub msis: u64,
 }
 
+/// A point at which a KVM run stops so that another backend can continue
+/// from the same state (`--handoff kvm-to-interp@...`). Counts start at the
+/// beginning of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopAt {
+    /// After the Nth device exit (port I/O or MMIO, all vCPUs together,
+    /// in the order the board serialises them; a string I/O exit counts
+    /// once). Single-vCPU guests whose device accesses do not depend on
+    /// time reach the same guest point on every run.
+    Exits(u64),
+    /// After the `nth` guest write (OUT/OUTS exit) to `port`.
+    PortWrite { port: u16, nth: u64 },
+}
+
+/// How a run ended: the guest (or a limit) ended it, or it reached its
+/// [`StopAt`] point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum End {
+    Guest(Outcome),
+    Stopped,
+}
+
 /// What the threads share under one lock.
 struct Shared {
     board: Board,
     /// The level-triggered IOAPIC pins last given to KVM as EOI routes.
     eoi_pins: Vec<(u32, u64)>,
     stats: ExitStats,
+    /// Guest writes to the [`StopAt::PortWrite`] port so far.
+    port_writes: u64,
 }
 
 /// What every thread of a run sees.
@@ -67,7 +91,8 @@ struct RunCtx<'a> {
     /// The time the timer thread sleeps until (ns).
     timer_at: AtomicU64,
     stop: AtomicBool,
-    outcome: Mutex<Option<Outcome>>,
+    outcome: Mutex<Option<End>>,
+    stop_at: Option<StopAt>,
     /// The BSP should look at the 8259's INTR.
     pic_pending: AtomicBool,
     /// The BSP holds an 8259 interrupt it could not inject yet and asked
@@ -86,10 +111,14 @@ impl RunCtx<'_> {
 
     /// Ends the run with `o` (the first outcome wins) and kicks every vCPU.
     fn finish(&self, o: Outcome) {
+        self.end(End::Guest(o));
+    }
+
+    fn end(&self, e: End) {
         if let Ok(mut slot) = self.outcome.lock()
             && slot.is_none()
         {
-            *slot = Some(o);
+            *slot = Some(e);
         }
         self.stop.store(true, Ordering::SeqCst);
         self.threads.kick_all();
@@ -100,6 +129,24 @@ impl RunCtx<'_> {
         self.shared
             .lock()
             .map_err(|_| KvmError("a vCPU thread panicked while holding the board".into()))
+    }
+
+    /// Counts a device exit against the run's [`StopAt`] point (under the
+    /// board lock, so the count follows the order the board saw the
+    /// accesses in); reaching it stops every vCPU. `out_port` is the port
+    /// of a guest write.
+    fn count_device_exit(&self, sh: &mut Shared, out_port: Option<u16>) {
+        let reached = match self.stop_at {
+            None => false,
+            Some(StopAt::Exits(n)) => sh.stats.io + sh.stats.mmio >= n,
+            Some(StopAt::PortWrite { port, nth }) => {
+                sh.port_writes += u64::from(out_port == Some(port));
+                sh.port_writes >= nth
+            }
+        };
+        if reached {
+            self.end(End::Stopped);
+        }
     }
 
     /// Everything that may follow a device access, under the lock: IOAPIC
@@ -161,12 +208,28 @@ impl KvmMachine {
     /// ([`model_for_host`], `spec` being the `--cpu` string), assembles the
     /// machine and takes it onto KVM. Warnings go to `warn`, one line each.
     pub fn boot(
-        mut cfg: MachineConfig,
+        cfg: MachineConfig,
         boot: Boot,
         spec: &str,
         policy: Unsupported,
         warn: &mut dyn FnMut(&str),
     ) -> Result<KvmMachine, KvmError> {
+        let (cfg, kvm, caps) = KvmMachine::fit(cfg, spec, policy, warn)?;
+        let parts = MachineParts::build(cfg, boot).map_err(|e| KvmError(e.0))?;
+        KvmMachine::new(parts, kvm, caps, 0, warn)
+    }
+
+    /// Opens /dev/kvm, checks it can run a machine and fits the model of
+    /// `cfg` to the host ([`model_for_host`]). A machine that may run on
+    /// KVM at some point (a handoff) is built from the fitted
+    /// configuration whichever backend starts it: the CPU model cannot
+    /// change under a running guest.
+    pub fn fit(
+        mut cfg: MachineConfig,
+        spec: &str,
+        policy: Unsupported,
+        warn: &mut dyn FnMut(&str),
+    ) -> Result<(MachineConfig, Kvm, Arc<KvmCaps>), KvmError> {
         let kvm = caps::open()?;
         let caps = KvmCaps::probe(&kvm)?;
         caps.require_for_run()?;
@@ -175,17 +238,18 @@ impl KvmMachine {
             warn(w);
         }
         cfg.model = fitted.model;
-        let parts = MachineParts::build(cfg, boot).map_err(|e| KvmError(e.0))?;
-        KvmMachine::new(parts, kvm, Arc::new(caps), warn)
+        Ok((cfg, kvm, Arc::new(caps)))
     }
 
-    /// Takes an assembled machine onto KVM: maps its memory, creates the
-    /// vCPUs with the model's CPUID and loads each one's initial state.
+    /// Takes an assembled machine onto KVM at VM time `now` (0 at boot;
+    /// the other backend's clock at a handoff): maps its memory, creates
+    /// the vCPUs with the model's CPUID and loads each one's state.
     /// One line per capability it runs without goes to `warn`.
     pub fn new(
         parts: MachineParts,
         kvm: Kvm,
         caps: Arc<KvmCaps>,
+        now: u64,
         warn: &mut dyn FnMut(&str),
     ) -> Result<KvmMachine, KvmError> {
         let MachineParts {
@@ -202,7 +266,7 @@ impl KvmMachine {
         let mut vcpus = Vec::with_capacity(states.len());
         for (i, s) in states.iter().enumerate() {
             let mut v = vm.create_vcpu(i as u32)?;
-            v.import_state(s, 0)?;
+            v.import_state(s, now)?;
             for w in &v.warnings {
                 warn(&format!("vCPU {i}: {w}"));
             }
@@ -216,9 +280,43 @@ impl KvmMachine {
             vm,
             board: Some(board),
             stats: ExitStats::default(),
-            now: 0,
+            now,
             final_states: states,
         })
+    }
+
+    /// Leaves KVM: the VM and its vCPUs are destroyed (so KVM no longer
+    /// maps the board's memory) and the machine is returned as parts —
+    /// the CPU model, every vCPU's state at the end of the last run and
+    /// the board with the same memory and devices — with the VM clock.
+    pub fn into_parts(self) -> Result<(MachineParts, u64), KvmError> {
+        let KvmMachine {
+            vcpus,
+            vm,
+            board,
+            now,
+            final_states,
+            ..
+        } = self;
+        // vCPU fds (and their kvm_run mappings) first, then the VM.
+        drop(vcpus);
+        let model = (*vm.model).clone();
+        drop(vm);
+        let board =
+            board.ok_or_else(|| KvmError("the machine lost its board in an earlier run".into()))?;
+        let parts = MachineParts {
+            vm: model,
+            states: final_states,
+            board,
+        };
+        Ok((parts, now))
+    }
+
+    /// vCPU `i`'s guest TSC as KVM holds it now (IA32_TSC through
+    /// KVM_GET_MSRS), e.g. to check a handoff kept it monotonic.
+    pub fn guest_tsc(&self, i: usize) -> Option<u64> {
+        let v = self.vcpus.get(i)?;
+        super::msrs::get_one(&v.fd, crate::arch::msr_index::IA32_TSC)
     }
 
     /// The board (devices, memory) between runs.
@@ -228,6 +326,19 @@ impl KvmMachine {
 
     /// Runs every vCPU until the guest ends the run or the time limit.
     pub fn run(&mut self, limits: &Limits) -> Result<Outcome, KvmError> {
+        Ok(self.run_until(limits, None)?.unwrap_or(Outcome::Timeout))
+    }
+
+    /// Runs every vCPU until the guest ends the run (`Some(outcome)`), the
+    /// time limit (`Some(Timeout)`, measured from this run's start) or the
+    /// `stop` point (`None`). At a stop, every vCPU has completed the
+    /// instruction it was in (see `vcpu_loop`) and `final_states`, `now`
+    /// and the board are ready for [`KvmMachine::into_parts`].
+    pub fn run_until(
+        &mut self,
+        limits: &Limits,
+        stop: Option<StopAt>,
+    ) -> Result<Option<Outcome>, KvmError> {
         if limits.max_insns.is_some() {
             return Err(KvmError(
                 "--max-insns cannot be counted under --accel kvm; use --timeout".into(),
@@ -243,17 +354,26 @@ impl KvmMachine {
                 board,
                 eoi_pins: Vec::new(),
                 stats: ExitStats::default(),
+                port_writes: 0,
             }),
             timer_wake: Condvar::new(),
             timer_at: AtomicU64::new(u64::MAX),
             stop: AtomicBool::new(false),
             outcome: Mutex::new(None),
+            stop_at: stop,
             pic_pending: AtomicBool::new(false),
             bsp_wants_window: AtomicBool::new(false),
             threads: Threads::new(self.vcpus.len(), kick_signal()?),
             start: Instant::now(),
             base_ns: self.now,
         };
+        // The board may come from another backend with interrupt state in
+        // flight: queued IOAPIC messages, level-triggered pins whose EOIs
+        // KVM must report, the 8259's INTR raised for the BSP.
+        {
+            let mut sh = ctx.lock()?;
+            ctx.after_board(&mut sh, true)?;
+        }
         let timeout = limits.timeout_ns.map(|t| self.now.saturating_add(t));
         let results: Vec<Result<VcpuState, KvmError>> = std::thread::scope(|sc| {
             let handles: Vec<_> = self
@@ -288,12 +408,11 @@ impl KvmMachine {
                 .collect()
         });
         self.now = ctx.now();
-        let outcome = ctx
-            .outcome
-            .lock()
-            .ok()
-            .and_then(|mut o| o.take())
-            .unwrap_or(Outcome::Timeout);
+        let outcome = match ctx.outcome.lock().ok().and_then(|mut o| o.take()) {
+            Some(End::Stopped) => None,
+            Some(End::Guest(o)) => Some(o),
+            None => Some(Outcome::Timeout),
+        };
         let shared = ctx
             .shared
             .into_inner()
@@ -305,7 +424,7 @@ impl KvmMachine {
                 Ok(s) => self.final_states[i] = s,
                 // A vCPU that failed already set the outcome; its state
                 // stays the last one known.
-                Err(e) if !matches!(outcome, Outcome::Failed { .. }) => return Err(e),
+                Err(e) if !matches!(outcome, Some(Outcome::Failed { .. })) => return Err(e),
                 Err(_) => {}
             }
         }
@@ -439,26 +558,35 @@ fn vcpu_loop(v: &mut KvmVcpu, i: usize, ctx: &RunCtx) -> Result<(), KvmError> {
     let _guard = unsafe { ImmediateExit::register(immediate_exit) };
     let bsp = i == 0;
     loop {
-        v.fd.set_kvm_immediate_exit(0);
-        if ctx.stop.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        if bsp {
+        // KVM finishes an I/O or MMIO access only when KVM_RUN is entered
+        // again ("the corresponding operations are complete (and guest
+        // state is consistent) only after userspace has re-entered the
+        // kernel with KVM_RUN", KVM API, KVM_RUN); with immediate_exit set
+        // it finishes it and returns EINTR without running any further
+        // instruction. So a stopping vCPU enters once more that way, and
+        // its exported state is at an instruction boundary.
+        let stopping = ctx.stop.load(Ordering::SeqCst);
+        v.fd.set_kvm_immediate_exit(u8::from(stopping));
+        if bsp && !stopping {
             pic_to_bsp(v, ctx)?;
         }
         let mut io = None;
+        let mut device = false;
         match v.fd.run() {
             Ok(VcpuExit::IoIn(..)) => io = Some(true),
             Ok(VcpuExit::IoOut(..)) => io = Some(false),
             Ok(VcpuExit::MmioRead(addr, data)) => {
+                device = true;
                 let mut sh = ctx.lock()?;
                 sh.stats.mmio += 1;
                 let val = sh.board.mmio_read(ctx.now(), addr, data.len() as u8);
                 let n = data.len().min(8);
                 data[..n].copy_from_slice(&val.to_le_bytes()[..n]);
                 ctx.after_board(&mut sh, bsp)?;
+                ctx.count_device_exit(&mut sh, None);
             }
             Ok(VcpuExit::MmioWrite(addr, data)) => {
+                device = true;
                 let mut b = [0u8; 8];
                 let n = data.len().min(8);
                 b[..n].copy_from_slice(&data[..n]);
@@ -467,6 +595,7 @@ fn vcpu_loop(v: &mut KvmVcpu, i: usize, ctx: &RunCtx) -> Result<(), KvmError> {
                 sh.board
                     .mmio_write(ctx.now(), addr, n as u8, u64::from_le_bytes(b));
                 ctx.after_board(&mut sh, bsp)?;
+                ctx.count_device_exit(&mut sh, None);
             }
             Ok(VcpuExit::IoapicEoi(vector)) => {
                 let mut sh = ctx.lock()?;
@@ -513,6 +642,9 @@ fn vcpu_loop(v: &mut KvmVcpu, i: usize, ctx: &RunCtx) -> Result<(), KvmError> {
                 return Err(KvmError(format!("unexpected KVM exit {other:?}")));
             }
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                if stopping {
+                    return Ok(());
+                }
                 if let Ok(mut sh) = ctx.lock() {
                     sh.stats.interrupted += 1;
                 }
@@ -520,7 +652,13 @@ fn vcpu_loop(v: &mut KvmVcpu, i: usize, ctx: &RunCtx) -> Result<(), KvmError> {
             Err(e) => return Err(KvmError(format!("KVM_RUN failed: {e}"))),
         }
         if let Some(is_in) = io {
+            device = true;
             io_exit(v, ctx, bsp, is_in)?;
+        }
+        // Finishing a string I/O instruction may take further exits, each
+        // handled above; any other exit while stopping ends the loop.
+        if stopping && !device {
+            return Ok(());
         }
     }
 }
@@ -561,7 +699,11 @@ fn io_exit(v: &mut KvmVcpu, ctx: &RunCtx, bsp: bool, is_in: bool) -> Result<(), 
                 .io_out(now, port, size as u8, u32::from_le_bytes(b));
         }
     }
-    ctx.after_board(&mut sh, bsp)
+    ctx.after_board(&mut sh, bsp)?;
+    // After the board's own requests, so that a guest ending the run with
+    // this very access is not handed off instead.
+    ctx.count_device_exit(&mut sh, (!is_in).then_some(port));
+    Ok(())
 }
 
 /// The suberror and data words of a KVM_EXIT_INTERNAL_ERROR.

@@ -384,6 +384,16 @@ impl GuestMemory {
         self.code_seq.set(seq + 1);
     }
 
+    /// Forgets every code-page mark: for fresh decoded-instruction caches
+    /// (a handoff from another backend, which wrote guest memory without
+    /// this API seeing it). Events already logged stay; a fresh cache
+    /// reading them finds nothing to drop.
+    pub fn forget_code_pages(&mut self) {
+        for w in self.code_pages.iter() {
+            w.set(0);
+        }
+    }
+
     /// The number of code events logged so far: a reader whose cursor
     /// equals it has nothing to catch up on.
     #[inline]

@@ -6,6 +6,7 @@ pub mod board;
 pub mod bus;
 pub mod clock;
 pub mod device;
+pub mod handoff;
 pub mod interrupts;
 pub mod irq;
 pub mod layout;
