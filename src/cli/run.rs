@@ -79,6 +79,7 @@ fn read_file(what: &str, path: &str) -> Result<Vec<u8>, CliError> {
 
 /// Runs the command; returns the process exit status.
 pub fn run(args: &RunArgs) -> Result<i32, CliError> {
+    let invoked = Instant::now();
     let handoffs = args
         .handoff
         .iter()
@@ -130,9 +131,11 @@ pub fn run(args: &RunArgs) -> Result<i32, CliError> {
     if kvm {
         return run_kvm(args, cfg, boot, &limits);
     }
-    let start = Instant::now();
+    let ram_mib = cfg.ram_bytes >> 20;
     let mut machine = Machine::new(cfg, boot)?;
     connect_stdin(&mut machine);
+    let start = Instant::now();
+    let setup = start - invoked;
     let outcome = machine.run(&limits);
     let wall = start.elapsed();
     let _ = std::io::stdout().flush();
@@ -144,6 +147,7 @@ pub fn run(args: &RunArgs) -> Result<i32, CliError> {
     report_outcome(&outcome, &states);
     if args.stats {
         print_stats(&machine, wall.as_secs_f64());
+        print_host_costs(setup, ram_mib);
     }
     Ok(outcome.exit_status())
 }
@@ -361,6 +365,32 @@ fn connect_stdin(m: &mut Machine) {
             m.board.serial_input(&bytes);
         }
     }
+}
+
+/// Host-side costs of the run: time from the command's start to the first
+/// guest instruction (model, image loading, machine assembly), and the
+/// process's peak resident memory beside the guest RAM size.
+fn print_host_costs(setup: std::time::Duration, ram_mib: u64) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(
+        e,
+        "startup               {:.1} ms to the first guest instruction",
+        setup.as_secs_f64() * 1e3
+    );
+    if let Some(kib) = peak_rss_kib() {
+        let _ = writeln!(
+            e,
+            "peak memory           {:.1} MiB resident (guest RAM {ram_mib} MiB, touched pages only)",
+            kib as f64 / 1024.0
+        );
+    }
+}
+
+/// VmHWM (peak resident set) of this process, from /proc (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn print_stats(m: &Machine, wall: f64) {
