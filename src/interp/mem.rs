@@ -14,6 +14,7 @@ use std::ptr::NonNull;
 
 use super::cpu::{Mode, attn};
 use super::events::vec;
+use super::exec::Op;
 use super::exec::{Ctx, Exec, Stop, Width};
 use super::paging::{self, Access, Requester};
 use crate::apic::{self, regs::ApicEnv};
@@ -433,6 +434,51 @@ impl Ctx<'_> {
             return Ok(load_le(p, size));
         }
         self.read_slow(la, size, self.requester())
+    }
+
+    /// The whole fast path of a read of the op's memory operand: a segment
+    /// needing no check and a TLB hit. `None` sends the caller to the full
+    /// path ([`Ctx::load`]), which handles (or faults) everything else.
+    /// Handlers call that from a separate, non-inlined function so that
+    /// the fast path needs no stack frame.
+    #[inline(always)]
+    pub fn load_fast<W: Width>(&self, op: &Op) -> Option<u64> {
+        let la = self.linear_fast(op, false)?;
+        let p = self.cpu.tlb.hit(la, W::BYTES, Access::Read)?;
+        Some(load_le(p, W::BYTES))
+    }
+
+    /// The fast path of a write of the op's memory operand; `false` sends
+    /// the caller to [`Ctx::store`].
+    #[inline(always)]
+    pub fn store_fast<W: Width>(&mut self, op: &Op, v: u64) -> bool {
+        let Some(la) = self.linear_fast(op, true) else {
+            return false;
+        };
+        match self.cpu.tlb.hit(la, W::BYTES, Access::Write) {
+            Some(p) => {
+                store_le(p, W::BYTES, v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[inline(always)]
+    fn linear_fast(&self, op: &Op, write: bool) -> Option<u64> {
+        let ea = self.ea(op);
+        let c = &self.cpu.segs[op.seg as usize & 7];
+        if !(if write { c.flat_write } else { c.flat_read }) {
+            return None;
+        }
+        let la = c.base.wrapping_add(ea) & c.mask;
+        if c.stack_canonical {
+            let sh = self.cpu.canon_shift;
+            if ((la << sh) as i64 >> sh) as u64 != la {
+                return None;
+            }
+        }
+        Some(la)
     }
 
     /// Writes `size` bytes at linear address `la`.

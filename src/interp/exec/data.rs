@@ -23,12 +23,34 @@ fn mov_rr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.set_reg::<W>(op.r0, v);
     Ok(())
 }
+// The hottest memory handlers come in two parts: the fast path (flat
+// segment, TLB hit) inline, and the full path in a separate function the
+// fast path tail-calls, so the fast path needs no stack frame.
+
 fn mov_rm<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    match ctx.load_fast::<W>(op) {
+        Some(v) => {
+            ctx.set_reg::<W>(op.r0, v);
+            Ok(())
+        }
+        None => mov_rm_full::<W>(ctx, op),
+    }
+}
+#[inline(never)]
+fn mov_rm_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = ctx.load::<W>(op)?;
     ctx.set_reg::<W>(op.r0, v);
     Ok(())
 }
 fn mov_mr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let v = ctx.reg::<W>(op.r1);
+    if ctx.store_fast::<W>(op, v) {
+        return Ok(());
+    }
+    mov_mr_full::<W>(ctx, op)
+}
+#[inline(never)]
+fn mov_mr_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = ctx.reg::<W>(op.r1);
     ctx.store::<W>(op, v)
 }
@@ -37,6 +59,13 @@ fn mov_ri<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 fn mov_mi<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+    if ctx.store_fast::<W>(op, op.imm) {
+        return Ok(());
+    }
+    mov_mi_full::<W>(ctx, op)
+}
+#[inline(never)]
+fn mov_mi_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.store::<W>(op, op.imm)
 }
 
@@ -57,6 +86,25 @@ fn ext_r<W: Width, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 fn ext_m<W: Width, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let sbits = u32::from(op.imm2);
+    let fast = match sbits {
+        8 => ctx.load_fast::<W8>(op),
+        16 => ctx.load_fast::<W16>(op),
+        _ => ctx.load_fast::<W32>(op),
+    };
+    let Some(v) = fast else {
+        return ext_m_full::<W, SIGNED>(ctx, op);
+    };
+    let v = if SIGNED {
+        crate::interp::flags::sext(v, sbits)
+    } else {
+        v
+    };
+    ctx.set_reg::<W>(op.r0, v & W::MASK);
+    Ok(())
+}
+#[inline(never)]
+fn ext_m_full<W: Width, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     let sbits = u32::from(op.imm2);
     let v = match sbits {
         8 => ctx.load::<W8>(op)?,
