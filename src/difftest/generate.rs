@@ -289,6 +289,7 @@ impl Generator {
             rng,
             out: Vec::new(),
             offset: 0,
+            privilege,
         };
         for _ in 0..len {
             if b.offset + 64 > CODE_SIZE {
@@ -349,6 +350,7 @@ struct Builder {
     rng: Rng,
     out: Vec<GenInstr>,
     offset: u64,
+    privilege: Privilege,
 }
 
 impl Builder {
@@ -549,6 +551,19 @@ impl Builder {
         if shift_by_cl && double16 {
             let n = self.rng.below(17) as u32;
             if let Ok(h) = Instruction::with2(Code::Mov_r8_imm8, Register::CL, n) {
+                self.emit(&h);
+            }
+        }
+        // POPF at CPL 0 must not set TF: the #DB would come after the
+        // terminator's port exit, which the interpreter delivers before
+        // returning and KVM only at its next entry (not a difference).
+        if m == Mnemonic::Popfq && self.privilege == Privilege::Kernel {
+            let h = Instruction::with2(
+                Code::Btr_rm64_imm8,
+                iced_x86::MemoryOperand::with_base(Register::RSP),
+                8u32,
+            );
+            if let Ok(h) = h {
                 self.emit(&h);
             }
         }

@@ -198,7 +198,10 @@ impl Lockstep {
             let next = at + gi.bytes.len() as u64;
             // The instruction completed if the terminator after it ran.
             let completed = kpost.exit == Ok(end) && kpost.frame[0] == next + term.len() as u64;
-            let undefined = if completed {
+            // A single-step trap (TF set by an earlier POPF) also comes
+            // after a completed instruction.
+            let trapped = kpost.exit == Ok(1) && kpost.frame[0] == next;
+            let undefined = if completed || trapped {
                 flags::undefined(&gi.instr, &s.gpr)
             } else {
                 0

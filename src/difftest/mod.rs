@@ -167,7 +167,9 @@ impl Session {
                 Outcome::HostCannot { step, why } => {
                     sum.steps += step as u64;
                     let m = report::mnemonic(&seq.instrs[step].instr);
-                    tally(sum.host_cannot.entry(m).or_default(), index, &[why]);
+                    // The reason without the instruction bytes, for grouping.
+                    let short = why.split(", data").next().unwrap_or(&why).to_string();
+                    tally(sum.host_cannot.entry(m).or_default(), index, &[short]);
                 }
                 Outcome::Differ(d) => {
                     sum.steps += d.step as u64 + 1;

@@ -49,8 +49,11 @@ fn flag_names(bits: u64) -> String {
         (rflags::IF, "IF"),
         (rflags::DF, "DF"),
         (rflags::OF, "OF"),
+        (rflags::IOPL, "IOPL"),
+        (rflags::NT, "NT"),
         (rflags::RF, "RF"),
         (rflags::AC, "AC"),
+        (rflags::ID, "ID"),
     ];
     let v: Vec<&str> = names
         .iter()
