@@ -6,6 +6,7 @@ pub mod apic;
 pub mod arch;
 pub mod cli;
 pub mod devices;
+pub mod difftest;
 pub mod firmware;
 pub mod interp;
 pub mod kut;

@@ -17,6 +17,9 @@ struct Cli {
 enum Command {
     /// Show a CPU model: features, CPUID leaves, MSR reset values.
     Cpu(cli::cpu::CpuArgs),
+    /// Compare the interpreter with KVM on generated instruction sequences,
+    /// one instruction at a time.
+    Difftest(cli::difftest::DifftestArgs),
     /// Run kvm-unit-tests x86 images (from a kvm-unit-tests build directory)
     /// with `nestor run`, like its run_tests.sh.
     Kut(cli::kut::KutArgs),
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     let result = match &args.command {
         Command::Cpu(a) => cli::cpu::run(a).map(|()| 0),
+        Command::Difftest(a) => cli::difftest::run(a),
         Command::Kut(a) => cli::kut::run(a).map(|()| 0),
         Command::KvmInfo(a) => cli::kvm_info::run(a),
         Command::Run(a) => cli::run::run(a),

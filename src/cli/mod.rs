@@ -2,6 +2,7 @@
 //! dispatches here.
 
 pub mod cpu;
+pub mod difftest;
 pub mod kut;
 pub mod kvm_info;
 pub mod run;

@@ -93,7 +93,11 @@ fn alu_rm<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 
 fn alu_mr<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let a = ctx.load::<W>(op)?;
+    let a = if writes(OP) {
+        ctx.load_rmw::<W>(op)?
+    } else {
+        ctx.load::<W>(op)?
+    };
     let b = ctx.reg::<W>(op.r1);
     let (r, f) = compute::<W, OP>(&ctx.cpu.lf, a, b);
     if writes(OP) {
@@ -114,7 +118,11 @@ fn alu_ri<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 
 fn alu_mi<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let a = ctx.load::<W>(op)?;
+    let a = if writes(OP) {
+        ctx.load_rmw::<W>(op)?
+    } else {
+        ctx.load::<W>(op)?
+    };
     let (r, f) = compute::<W, OP>(&ctx.cpu.lf, a, op.imm & W::MASK);
     if writes(OP) {
         ctx.store::<W>(op, r)?;
@@ -162,7 +170,7 @@ fn unary_r<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 
 fn unary_m<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let a = ctx.load::<W>(op)?;
+    let a = ctx.load_rmw::<W>(op)?;
     let (r, f) = unary::<W, OP>(&ctx.cpu.lf, a);
     ctx.store::<W>(op, r)?;
     ctx.cpu.lf = f;

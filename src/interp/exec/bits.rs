@@ -59,7 +59,11 @@ fn bt_m<W: Width, const OP: u8, const IMM: bool>(ctx: &mut Ctx, op: &Op) -> Exec
             & super::ASIZE_MASK[op.asize as usize & 3];
         bit = (off as u32) & (W::BITS - 1);
     }
-    let v = ctx.read_seg::<W>(op.seg, ea)?;
+    let v = if OP == BT {
+        ctx.read_seg::<W>(op.seg, ea)?
+    } else {
+        ctx.read_seg_rmw::<W>(op.seg, ea)?
+    };
     if OP != BT {
         ctx.write_seg::<W>(op.seg, ea, bt_apply::<OP>(v, bit))?;
     }

@@ -135,7 +135,7 @@ fn xchg_rr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 /// XCHG r/m, r (memory form; op.r1 is the register).
 fn xchg_mr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let m = ctx.load::<W>(op)?;
+    let m = ctx.load_rmw::<W>(op)?;
     let r = ctx.reg::<W>(op.r1);
     ctx.store::<W>(op, r)?;
     ctx.set_reg::<W>(op.r1, m);
@@ -237,7 +237,7 @@ fn cmpxchg_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 fn cmpxchg_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let acc = ctx.reg::<W>(0);
-    let dst = ctx.load::<W>(op)?;
+    let dst = ctx.load_rmw::<W>(op)?;
     let (_, f) = alu::compute::<W, { alu::CMP }>(&ctx.cpu.lf, acc, dst);
     if acc == dst {
         let src = ctx.reg::<W>(op.r1);
@@ -262,7 +262,7 @@ fn xadd_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 fn xadd_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let d = ctx.load::<W>(op)?;
+    let d = ctx.load_rmw::<W>(op)?;
     let s = ctx.reg::<W>(op.r1);
     let (r, f) = alu::compute::<W, { alu::ADD }>(&ctx.cpu.lf, d, s);
     ctx.store::<W>(op, r)?;
@@ -275,11 +275,15 @@ fn xadd_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 fn cmpxchg_double<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let ea = ctx.ea(op);
     let bytes = W::BYTES as u64;
+    // The segment/canonical check comes first: a non-canonical SS-based
+    // operand is #SS(0) even when misaligned (found by `nestor difftest`).
+    let la = ctx.linear(op.seg, ea, 2 * W::BYTES, true)?;
     if W::BITS == 64 && ea & 15 != 0 {
-        // CMPXCHG16B requires a 16-byte aligned operand.
+        // CMPXCHG16B requires a 16-byte aligned operand (SDM Vol. 2A
+        // CMPXCHG8B/CMPXCHG16B, "#GP(0) If memory operand for CMPXCHG16B is
+        // not aligned on a 16-byte boundary").
         return Err(ctx.cpu.gp(0));
     }
-    let la = ctx.linear(op.seg, ea, 2 * W::BYTES, true)?;
     ctx.probe_write(la, 2 * W::BYTES)?;
     let lo = ctx.read_la(la, W::BYTES)?;
     let hi = ctx.read_la(la.wrapping_add(bytes), W::BYTES)?;

@@ -126,13 +126,18 @@ fn shift_r<W: Width, const OP: u8, const SRC: u8>(ctx: &mut Ctx, op: &Op) -> Exe
     if let Some((r, f)) = shift::<W, OP>(&ctx.cpu.lf, a, c) {
         ctx.cpu.lf = f;
         ctx.set_reg::<W>(op.r0, r);
+    } else if W::BITS == 32 {
+        // A zero count still writes the 32-bit destination, which clears
+        // bits 63:32 (SDM Vol. 1, 3.4.1.1: 32-bit operands give a 32-bit
+        // result zero-extended to 64 bits; found by `nestor difftest`).
+        ctx.set_reg::<W>(op.r0, a);
     }
     Ok(())
 }
 
 fn shift_m<W: Width, const OP: u8, const SRC: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let c = count::<W, SRC>(ctx, op);
-    let a = ctx.load::<W>(op)?;
+    let a = ctx.load_rmw::<W>(op)?;
     if let Some((r, f)) = shift::<W, OP>(&ctx.cpu.lf, a, c) {
         ctx.store::<W>(op, r)?;
         ctx.cpu.lf = f;
@@ -178,12 +183,16 @@ fn shd_r<W: Width, const LEFT: bool, const SRC: u8>(ctx: &mut Ctx, op: &Op) -> E
     if let Some((r, f)) = double::<W, LEFT>(&ctx.cpu.lf, d, s, c) {
         ctx.cpu.lf = f;
         ctx.set_reg::<W>(op.r0, r);
+    } else if W::BITS == 32 {
+        // As for the shifts: a zero count still zero-extends (SDM Vol. 1,
+        // 3.4.1.1).
+        ctx.set_reg::<W>(op.r0, d);
     }
     Ok(())
 }
 fn shd_m<W: Width, const LEFT: bool, const SRC: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let c = count::<W, SRC>(ctx, op);
-    let d = ctx.load::<W>(op)?;
+    let d = ctx.load_rmw::<W>(op)?;
     let s = ctx.reg::<W>(op.r1);
     if let Some((r, f)) = double::<W, LEFT>(&ctx.cpu.lf, d, s, c) {
         ctx.store::<W>(op, r)?;

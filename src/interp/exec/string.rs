@@ -64,8 +64,11 @@ fn once<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Result<bool, Stop> {
             bump(ctx, 6, d, mask);
         }
         CMPS => {
-            let a = ctx.read_seg::<W>(op.seg, si)?;
+            // ES:RDI is read first: when both operands fault, the
+            // processor reports the RDI one (a #PF with CR2 = RDI even
+            // when RSI is non-canonical; found by `nestor difftest`).
             let b = ctx.read_seg::<W>(ES, di)?;
+            let a = ctx.read_seg::<W>(op.seg, si)?;
             let (_, f) = alu::compute::<W, { alu::CMP }>(&ctx.cpu.lf, a, b);
             ctx.cpu.lf = f;
             bump(ctx, 6, d, mask);
