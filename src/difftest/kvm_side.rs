@@ -102,7 +102,7 @@ impl KvmSide {
         match self.vcpu.fd.run() {
             Ok(VcpuExit::IoOut(port, _)) => Ok(KvmStep::Port(port)),
             Ok(VcpuExit::InternalError) => {
-                let why = internal_error(&mut self.vcpu);
+                let why = crate::kvm::vcpu::internal_error(&mut self.vcpu);
                 Ok(KvmStep::Other(format!("KVM internal error: {why}")))
             }
             Ok(VcpuExit::Shutdown) => Ok(KvmStep::Other("shutdown (triple fault)".into())),
@@ -144,26 +144,4 @@ impl KvmSide {
             .set_regs(&convert::regs_to_kvm(s))
             .map_err(err("KVM_SET_REGS"))
     }
-}
-
-/// The suberror and data words of a KVM_EXIT_INTERNAL_ERROR.
-fn internal_error(v: &mut KvmVcpu) -> String {
-    let run = v.fd.get_kvm_run();
-    // SAFETY: the exit reason is KVM_EXIT_INTERNAL_ERROR, so the kernel
-    // filled the `internal` member of the exit union.
-    let ie = unsafe { run.__bindgen_anon_1.internal };
-    let n = (ie.ndata as usize).min(ie.data.len());
-    let data: Vec<String> = ie.data[..n].iter().map(|d| format!("{d:#x}")).collect();
-    let what = match ie.suberror {
-        1 => "emulation failure",
-        2 => "simultaneous exception",
-        3 => "delivery event",
-        4 => "unexpected exit reason",
-        _ => "unknown",
-    };
-    format!(
-        "suberror {} ({what}), data [{}]",
-        ie.suberror,
-        data.join(", ")
-    )
 }

@@ -630,7 +630,7 @@ fn vcpu_loop(v: &mut KvmVcpu, i: usize, ctx: &RunCtx) -> Result<(), KvmError> {
                 return Ok(());
             }
             Ok(VcpuExit::InternalError) => {
-                let e = internal_error(v);
+                let e = super::vcpu::internal_error(v);
                 return Err(KvmError(format!("KVM internal error: {e}")));
             }
             Ok(VcpuExit::FailEntry(reason, cpu)) => {
@@ -704,28 +704,6 @@ fn io_exit(v: &mut KvmVcpu, ctx: &RunCtx, bsp: bool, is_in: bool) -> Result<(), 
     // this very access is not handed off instead.
     ctx.count_device_exit(&mut sh, (!is_in).then_some(port));
     Ok(())
-}
-
-/// The suberror and data words of a KVM_EXIT_INTERNAL_ERROR.
-fn internal_error(v: &mut KvmVcpu) -> String {
-    let run = v.fd.get_kvm_run();
-    // SAFETY: the exit reason is KVM_EXIT_INTERNAL_ERROR, so the kernel
-    // filled the `internal` member of the exit union.
-    let ie = unsafe { run.__bindgen_anon_1.internal };
-    let n = (ie.ndata as usize).min(ie.data.len());
-    let data: Vec<String> = ie.data[..n].iter().map(|d| format!("{d:#x}")).collect();
-    let what = match ie.suberror {
-        1 => "emulation failure",
-        2 => "simultaneous exception",
-        3 => "delivery event",
-        4 => "unexpected exit reason",
-        _ => "unknown",
-    };
-    format!(
-        "suberror {} ({what}), data [{}]",
-        ie.suberror,
-        data.join(", ")
-    )
 }
 
 /// Fails to compile if the board cannot move to vCPU threads.

@@ -197,3 +197,26 @@ impl KvmVcpu {
         Ok(s)
     }
 }
+
+/// The suberror and data words of a KVM_EXIT_INTERNAL_ERROR, for messages
+/// (the run loop and `nestor difftest` both report them).
+pub fn internal_error(v: &mut KvmVcpu) -> String {
+    let run = v.fd.get_kvm_run();
+    // SAFETY: the exit reason is KVM_EXIT_INTERNAL_ERROR, so the kernel
+    // filled the `internal` member of the exit union.
+    let ie = unsafe { run.__bindgen_anon_1.internal };
+    let n = (ie.ndata as usize).min(ie.data.len());
+    let data: Vec<String> = ie.data[..n].iter().map(|d| format!("{d:#x}")).collect();
+    let what = match ie.suberror {
+        1 => "emulation failure",
+        2 => "simultaneous exception",
+        3 => "delivery event",
+        4 => "unexpected exit reason",
+        _ => "unknown",
+    };
+    format!(
+        "suberror {} ({what}), data [{}]",
+        ie.suberror,
+        data.join(", ")
+    )
+}
