@@ -62,7 +62,9 @@ pub struct RunArgs {
     /// (with a warning) instead of refusing the model.
     #[arg(long)]
     pub kvm_drop_unsupported: bool,
-    /// Stop after this many instructions (exit status 124).
+    /// Stop after this many instructions (exit status 124). The count is
+    /// the instruction clock: retired instructions plus one per exception
+    /// delivered (so a guest stuck in a fault loop still stops).
     #[arg(long)]
     pub max_insns: Option<u64>,
     /// Stop after this many seconds of virtual time (exit status 124).
