@@ -33,7 +33,10 @@ struct RipEntry {
     rip: u64,
     mode: u64,
     generation: u64,
-    block: u32,
+    /// The block's ops (`CodeCache::ops[first..first + len]`), copied so
+    /// that a hit needs no block lookup.
+    first: u32,
+    len: u32,
 }
 
 const RIP_CACHE: usize = 4096;
@@ -41,7 +44,8 @@ const NO_RIP_ENTRY: RipEntry = RipEntry {
     rip: 0,
     mode: 0,
     generation: u64::MAX,
-    block: 0,
+    first: 0,
+    len: 0,
 };
 
 /// A vCPU with its decoded-block cache.
@@ -253,15 +257,19 @@ fn rip_stamp(ctx: &Ctx, cache: &CodeCache) -> u64 {
 /// The block to run at RIP: from the RIP cache, or by translating the
 /// fetch address and looking up (or building) the block by physical key.
 #[inline(always)]
-fn find_block(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACHE]) -> Option<u32> {
+fn find_block(
+    ctx: &mut Ctx,
+    cache: &mut CodeCache,
+    rc: &mut [RipEntry; RIP_CACHE],
+) -> Option<(u32, u32)> {
     let rip = ctx.cpu.rip;
     let mode = ctx.cpu.fetch_mode;
     let stamp = rip_stamp(ctx, cache);
     let slot = ((rip ^ (rip >> 12)) as usize) & (RIP_CACHE - 1);
-    let e = rc[slot];
+    let e = &rc[slot];
     if e.rip == rip && e.mode == mode && e.generation == stamp {
         ctx.cpu.stats.block_hits += 1;
-        return Some(e.block);
+        return Some((e.first, e.len));
     }
     find_block_slow(ctx, cache, rc, slot)
 }
@@ -272,7 +280,7 @@ fn find_block_slow(
     cache: &mut CodeCache,
     rc: &mut [RipEntry; RIP_CACHE],
     slot: usize,
-) -> Option<u32> {
+) -> Option<(u32, u32)> {
     let rip = ctx.cpu.rip;
     let mode = ctx.cpu.fetch_mode;
     let cs_base = ctx.cpu.segs[SegReg::Cs as usize].base;
@@ -303,13 +311,16 @@ fn find_block_slow(
     };
     // Building may have flushed the cache or changed the TLB generation:
     // stamp the entry with the state after.
+    let b = cache.blocks.get(id as usize)?;
+    let (first, len) = (b.first, u32::from(b.len));
     rc[slot] = RipEntry {
         rip,
         mode,
         generation: rip_stamp(ctx, cache),
-        block: id,
+        first,
+        len,
     };
-    Some(id)
+    Some((first, len))
 }
 
 /// Runs blocks one after another, chaining from each block's end (or taken
@@ -329,18 +340,15 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_
             execute_one(ctx, cache, rc);
             return;
         }
-        let Some(id) = find_block(ctx, cache, rc) else {
+        let Some((first, len)) = find_block(ctx, cache, rc) else {
             return;
         };
-        let Some(b) = cache.blocks.get(id as usize) else {
-            return;
-        };
-        let n = if remaining < u64::from(b.len) {
+        let n = if remaining < u64::from(len) {
             1
         } else {
-            b.len as usize
+            len as usize
         };
-        let first = b.first as usize;
+        let first = first as usize;
         // RIP stays at the block's start while its ops run (each op knows
         // its own RIP); it is written back when the block stops.
         let Some(ops) = cache.ops.get(first..first + n) else {
@@ -406,11 +414,11 @@ fn execute_one(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CAC
         // Single step traps after every iteration of a REP string.
         ctx.cpu.rep_end = ctx.cpu.icount + 1;
     }
-    let faulted = match find_block(ctx, cache, rc) {
+    let found = find_block(ctx, cache, rc).and_then(|(first, _)| cache.ops.get(first as usize));
+    let faulted = match found {
         // The fetch faulted (delivered).
         None => true,
-        Some(id) => {
-            let op = &cache.ops[cache.blocks[id as usize].first as usize];
+        Some(op) => {
             match (op.exec)(ctx, op) {
                 Ok(()) | Err(Stop::Exit) => {
                     ctx.cpu.rip = op.next_rip;
