@@ -4,20 +4,15 @@
 //! docs/difftest.md). Skips, printing why, when /dev/kvm is absent or
 //! unusable. The generator's determinism is tested without KVM.
 
+mod common;
+
 use nestor::difftest::generate::Generator;
 use nestor::difftest::sandbox::Privilege;
 use nestor::difftest::{Batch, Finding, Modes, Session, report};
-use nestor::kvm::caps::{self, KvmCaps};
 use nestor::model::parse::parse_model;
 
 fn usable() -> bool {
-    match caps::open().and_then(|k| KvmCaps::probe(&k)?.require_for_run()) {
-        Ok(()) => true,
-        Err(e) => {
-            println!("SKIP: {e}");
-            false
-        }
-    }
+    common::kvm_usable()
 }
 
 #[test]

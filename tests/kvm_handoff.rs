@@ -15,10 +15,11 @@
 //! `NESTOR_KUT_DIR` (a kvm-unit-tests build with `x86/*.flat`) adds the
 //! same check for a few kvm-unit-tests; without it that test skips.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use nestor::devices::uart::UartOutput;
-use nestor::kvm::caps::{self, KvmCaps};
 use nestor::kvm::cpuid::Unsupported;
 use nestor::kvm::handoff::{self, Backend, Handoff};
 use nestor::kvm::run::{KvmMachine, StopAt};
@@ -27,13 +28,7 @@ use nestor::model::parse::parse_model;
 use nestor::roms;
 
 fn usable() -> bool {
-    match caps::open().and_then(|k| KvmCaps::probe(&k)?.require_for_run()) {
-        Ok(()) => true,
-        Err(e) => {
-            println!("SKIP: {e}");
-            false
-        }
-    }
+    common::kvm_usable()
 }
 
 /// A guest to run: image, command line, CPUs, model.

@@ -6,18 +6,13 @@
 //! `nestor selftest --accel kvm` runs them all (docs/architecture.md, "Host
 //! limits", gives the reasons behind the others on this machine's KVM).
 
+mod common;
+
 use nestor::cli::selftest::{passed, run_image_on};
-use nestor::kvm::caps::{self, KvmCaps};
 use nestor::roms;
 
 fn usable() -> bool {
-    match caps::open().and_then(|k| KvmCaps::probe(&k)?.require_for_run()) {
-        Ok(()) => true,
-        Err(e) => {
-            println!("SKIP: {e}");
-            false
-        }
-    }
+    common::kvm_usable()
 }
 
 #[test]

@@ -151,25 +151,27 @@ pub fn host_feature_names(caps: &KvmCaps) -> Vec<&'static str> {
         .collect()
 }
 
+/// One CPUID entry in KVM's form.
+fn to_kvm_entry(e: &CpuidEntry) -> kvm_cpuid_entry2 {
+    kvm_cpuid_entry2 {
+        function: e.leaf,
+        index: e.subleaf,
+        flags: if e.indexed {
+            KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+        } else {
+            0
+        },
+        eax: e.eax,
+        ebx: e.ebx,
+        ecx: e.ecx,
+        edx: e.edx,
+        ..Default::default()
+    }
+}
+
 /// nestor's CPUID entries in KVM's form.
 pub fn to_kvm_cpuid(entries: &[CpuidEntry]) -> Result<CpuId, KvmError> {
-    let list: Vec<kvm_cpuid_entry2> = entries
-        .iter()
-        .map(|e| kvm_cpuid_entry2 {
-            function: e.leaf,
-            index: e.subleaf,
-            flags: if e.indexed {
-                KVM_CPUID_FLAG_SIGNIFCANT_INDEX
-            } else {
-                0
-            },
-            eax: e.eax,
-            ebx: e.ebx,
-            ecx: e.ecx,
-            edx: e.edx,
-            ..Default::default()
-        })
-        .collect();
+    let list: Vec<kvm_cpuid_entry2> = entries.iter().map(to_kvm_entry).collect();
     CpuId::from_entries(&list)
         .map_err(|e| KvmError(format!("CPUID table of {} entries: {e:?}", list.len())))
 }
@@ -187,20 +189,7 @@ mod tests {
             crate::model::cpuid::CpuidTable::build(&m, crate::model::cpuid::Topology { cpus: 1 });
         let mut c = KvmCaps::default();
         for e in t.entries() {
-            let mut k = kvm_cpuid_entry2 {
-                function: e.leaf,
-                index: e.subleaf,
-                flags: if e.indexed {
-                    KVM_CPUID_FLAG_SIGNIFCANT_INDEX
-                } else {
-                    0
-                },
-                eax: e.eax,
-                ebx: e.ebx,
-                ecx: e.ecx,
-                edx: e.edx,
-                ..Default::default()
-            };
+            let mut k = to_kvm_entry(e);
             if e.leaf == 0x8000_0001 {
                 k.ecx &= !(1 << 2); // no SVM
             }
