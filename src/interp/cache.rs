@@ -8,8 +8,6 @@
 //! code, DMA). Keys are physical, so address-space switches (CR3, PCID,
 //! VPID, ASID) never require a flush.
 
-use iced_x86::Instruction;
-
 use super::exec::Op;
 
 /// Maximum instructions in one block.
@@ -29,7 +27,8 @@ pub struct Block {
     pub pa: u64,
     pub rip: u64,
     pub mode: FetchMode,
-    /// First op in the arena and number of ops.
+    /// First op in the arena and number of ops (the block's sentinel op,
+    /// which ends its threaded chain, follows them and is not counted).
     pub first: u32,
     pub len: u16,
     /// Physical pages the block's bytes come from (the second may equal the
@@ -40,8 +39,6 @@ pub struct Block {
 
 pub struct CodeCache {
     pub ops: Vec<Op>,
-    /// Full decoded instructions, indexed by `Op::insn`.
-    pub insns: Vec<Instruction>,
     pub blocks: Vec<Block>,
     /// Block index + 1, 0 = empty.
     table: Box<[u32]>,
@@ -71,7 +68,6 @@ impl CodeCache {
     pub fn new() -> Self {
         CodeCache {
             ops: Vec::with_capacity(1 << 14),
-            insns: Vec::with_capacity(1 << 14),
             blocks: Vec::new(),
             table: vec![0u32; TABLE_SIZE].into_boxed_slice(),
             by_page: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default()),
@@ -137,7 +133,6 @@ impl CodeCache {
     pub fn flush(&mut self) {
         self.epoch += 1;
         self.ops.clear();
-        self.insns.clear();
         self.blocks.clear();
         self.table.fill(0);
         self.by_page.clear();

@@ -9,7 +9,7 @@ use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic, OpK
 
 use super::cache::{Block, CodeCache, FetchMode, MAX_BLOCK_OPS};
 use super::cpu::{Mode, ZERO_REG};
-use super::exec::{self, Ctx, Exec, Handler, Op, Stop};
+use super::exec::{self, Ctx, Exec, Handler, Op, Stop, handler};
 use crate::state::SegReg;
 
 /// What a family decoder returns: the handler, and whether the block must
@@ -166,7 +166,7 @@ fn fill_memory(insn: &Instruction, op: &mut Op) {
 
 /// Fills the generic fields of an op from a decoded instruction.
 fn base_op(insn: &Instruction, bytes: &[u8], bits: u32) -> Op {
-    let mut op = Op::new(unimplemented_op);
+    let mut op = Op::new(handler(unimplemented_op));
     op.len = insn.len() as u8;
     let (_, a67) = prefixes(bytes);
     op.asize = address_size(bits, a67);
@@ -240,13 +240,13 @@ fn select(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Decoded {
     }
     if insn.mnemonic() == Mnemonic::INVALID {
         return Decoded {
-            exec: invalid_op,
+            exec: handler(invalid_op),
             ends_block: true,
         };
     }
     super::events::log_unimplemented(insn.mnemonic());
     Decoded {
-        exec: unimplemented_op,
+        exec: handler(unimplemented_op),
         ends_block: true,
     }
 }
@@ -336,10 +336,10 @@ pub fn build_block(
             // Truncated by an unreadable next page: end the block here (the
             // next block's first instruction will raise the fault).
             if n == 0 {
-                let mut op = Op::new(invalid_op);
+                let mut op = Op::new(handler(invalid_op));
                 op.rip = ip;
                 op.next_rip = ip;
-                push_op(cache, op, &insn);
+                push_op(cache, op);
                 n += 1;
             }
             break;
@@ -349,14 +349,14 @@ pub fn build_block(
         let mut dec = select(&insn, &mut op, ctx);
         if check_limit && ip.wrapping_add(len as u64 - 1) > u64::from(cs.limit) {
             dec = Decoded {
-                exec: fetch_limit_op,
+                exec: handler(fetch_limit_op),
                 ends_block: true,
             };
         }
         op.exec = dec.exec;
         op.rip = ip;
         op.next_rip = ip.wrapping_add(len as u64) & ip_mask;
-        push_op(cache, op, &insn);
+        push_op(cache, op);
         n += 1;
         let crosses = page_off + len > 4096;
         if let (true, Some(p2)) = (crosses, second_page) {
@@ -386,6 +386,9 @@ pub fn build_block(
             ctx.cpu.tlb.protect_code_page(*page);
         }
     }
+    // The sentinel ends the block's threaded chain (see `exec::thread`).
+    let next_rip = cache.ops.last().map_or(rip, |o| o.next_rip);
+    cache.ops.push(Op::sentinel(next_rip));
     ctx.cpu.stats.blocks_built += 1;
     Ok(cache.insert(Block {
         pa,
@@ -398,8 +401,6 @@ pub fn build_block(
     }))
 }
 
-fn push_op(cache: &mut CodeCache, mut op: Op, insn: &Instruction) {
-    op.insn = cache.insns.len() as u32;
-    cache.insns.push(*insn);
+fn push_op(cache: &mut CodeCache, op: Op) {
     cache.ops.push(op);
 }

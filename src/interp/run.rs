@@ -6,7 +6,8 @@ use super::cpu::{Cpu, attn};
 use super::debug;
 use super::decode::{build_block, fetch_mode};
 use super::events::{Delivery, EventKind, vec};
-use super::exec::{Ctx, Stop};
+use super::exec::thread::{self, Why};
+use super::exec::{Ctx, Op};
 use super::platform::Platform;
 use crate::apic;
 use crate::machine::memory::CodeEvent;
@@ -343,46 +344,38 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_
         let Some((first, len)) = find_block(ctx, cache, rc) else {
             return;
         };
-        let n = if remaining < u64::from(len) {
-            1
-        } else {
-            len as usize
-        };
         let first = first as usize;
+        if remaining < u64::from(len) {
+            // The budget ends inside this block: one instruction at a time.
+            let Some(op) = cache.ops.get(first) else {
+                return;
+            };
+            if run_one_op(ctx, op) == Why::Fault {
+                deliver_fault(ctx);
+            }
+            return;
+        }
         // RIP stays at the block's start while its ops run (each op knows
-        // its own RIP); it is written back when the block stops.
-        let Some(ops) = cache.ops.get(first..first + n) else {
+        // its own RIP); it is written back when the chain stops. The slice
+        // includes the block's sentinel.
+        let Some(ops) = cache.ops.get(first..first + len as usize + 1) else {
             return;
         };
-        let mut chain = true;
-        for op in ops {
-            match (op.exec)(ctx, op) {
-                Ok(()) => {
-                    ctx.cpu.icount += 1;
-                    if ctx.cpu.attention != 0 {
-                        ctx.cpu.rip = op.next_rip;
-                        return;
-                    }
-                }
-                Err(Stop::Jump) => {
-                    ctx.cpu.icount += 1;
-                    chain = false;
-                    break;
-                }
-                Err(Stop::Exit) => {
-                    ctx.cpu.rip = op.next_rip;
-                    ctx.cpu.icount += 1;
-                    return;
-                }
-                Err(Stop::Fault) => {
-                    ctx.cpu.rip = op.rip;
-                    deliver_fault(ctx);
-                    return;
-                }
+        let halt = Op::run_chain(ctx, ops);
+        // SAFETY: `halt.op` points into `ops`, which is still borrowed.
+        let stopped = unsafe { &*halt.op };
+        match halt.why {
+            Why::End => ctx.cpu.rip = stopped.rip,
+            Why::Jump => {}
+            Why::Exit => {
+                ctx.cpu.rip = stopped.next_rip;
+                return;
             }
-        }
-        if chain && let Some(last) = ops.last() {
-            ctx.cpu.rip = last.next_rip;
+            Why::Fault => {
+                ctx.cpu.rip = stopped.rip;
+                deliver_fault(ctx);
+                return;
+            }
         }
         // A taken branch set RIP itself; either way go on with the next
         // block unless something needs the outer loop.
@@ -390,6 +383,18 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_
             return;
         }
     }
+}
+
+/// Runs the single op `op` and sets RIP from how it ended; a fault is
+/// left pending (RIP at the instruction) for the caller to deliver.
+fn run_one_op(ctx: &mut Ctx, op: &Op) -> Why {
+    let why = thread::run_single(ctx, op);
+    match why {
+        Why::End | Why::Exit => ctx.cpu.rip = op.next_rip,
+        Why::Jump => {}
+        Why::Fault => ctx.cpu.rip = op.rip,
+    }
+    why
 }
 
 /// Executes one instruction with what happens around it at instruction
@@ -418,26 +423,16 @@ fn execute_one(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CAC
     let faulted = match found {
         // The fetch faulted (delivered).
         None => true,
-        Some(op) => {
-            match (op.exec)(ctx, op) {
-                Ok(()) | Err(Stop::Exit) => {
-                    ctx.cpu.rip = op.next_rip;
-                    ctx.cpu.icount += 1;
-                    false
-                }
-                Err(Stop::Jump) => {
-                    ctx.cpu.icount += 1;
-                    false
-                }
-                Err(Stop::Fault) => {
-                    // The faulting instruction's own breakpoint matches
-                    // are void; those of the delivery stand.
-                    ctx.cpu.dbg.clear_hits();
-                    deliver_fault(ctx);
-                    true
-                }
+        Some(op) => match run_one_op(ctx, op) {
+            Why::Fault => {
+                // The faulting instruction's own breakpoint matches are
+                // void; those of the delivery stand.
+                ctx.cpu.dbg.clear_hits();
+                deliver_fault(ctx);
+                true
             }
-        }
+            _ => false,
+        },
     };
     if shadow != 0 && ctx.cpu.s.events.interrupt_shadow == shadow {
         ctx.cpu.s.events.interrupt_shadow = 0;

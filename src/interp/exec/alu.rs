@@ -1,6 +1,7 @@
 //! Two-operand arithmetic and logic (ADD, OR, ADC, SBB, AND, SUB, XOR, CMP,
 //! TEST) and the one-operand INC, DEC, NEG, NOT (SDM Vol. 2A/2B).
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Op, Width, operand_bits};
@@ -296,19 +297,19 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
         Mnemonic::Xor => XOR,
         Mnemonic::Cmp => CMP,
         Mnemonic::Test => TEST,
-        Mnemonic::Daa => return Decoded::next(daa_das::<false>),
-        Mnemonic::Das => return Decoded::next(daa_das::<true>),
-        Mnemonic::Aaa => return Decoded::next(aaa_aas::<false>),
-        Mnemonic::Aas => return Decoded::next(aaa_aas::<true>),
+        Mnemonic::Daa => return Decoded::next(handler(daa_das::<false>)),
+        Mnemonic::Das => return Decoded::next(handler(daa_das::<true>)),
+        Mnemonic::Aaa => return Decoded::next(handler(aaa_aas::<false>)),
+        Mnemonic::Aas => return Decoded::next(handler(aaa_aas::<true>)),
         Mnemonic::Aam => {
             op.imm = u64::from(insn.immediate8());
-            return Decoded::next(aam);
+            return Decoded::next(handler(aam));
         }
         Mnemonic::Aad => {
             op.imm = u64::from(insn.immediate8());
-            return Decoded::next(aad);
+            return Decoded::next(handler(aad));
         }
-        Mnemonic::Salc => return Decoded::next(salc),
+        Mnemonic::Salc => return Decoded::next(handler(salc)),
         Mnemonic::Inc | Mnemonic::Dec | Mnemonic::Neg | Mnemonic::Not => {
             let u = match insn.mnemonic() {
                 Mnemonic::Inc => INC,

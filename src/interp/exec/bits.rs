@@ -2,6 +2,7 @@
 //! (ANDN, BEXTR, BLSI, BLSMSK, BLSR), BMI2 (BZHI, PDEP, PEXT), ADX
 //! (ADCX, ADOX) and CRC32 (SDM Vol. 2A/2B).
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Handler, Op, W8, W16, W32, W64, Width, operand_bits};
@@ -347,7 +348,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                     } else {
                         by_width!(bits, bsf_bsr, false, false)
                     }),
-                    _ => Decoded::end(ud),
+                    _ => Decoded::end(handler(ud)),
                 };
             }
             match (k, mem1) {
@@ -378,7 +379,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 _ => (BLSR, Feature::Bmi1),
             };
             if !model.has(feat) {
-                return Decoded::end(ud);
+                return Decoded::end(handler(ud));
             }
             op.imm2 = k;
             // Normalise operands: r1 = the VEX.vvvv/first register source,
@@ -405,7 +406,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         }
         Mnemonic::Adcx | Mnemonic::Adox => {
             if !model.has(Feature::Adx) {
-                return Decoded::end(ud);
+                return Decoded::end(handler(ud));
             }
             match (m == Mnemonic::Adox, mem1) {
                 (false, false) => by_width!(bits, adx, false, false),
@@ -416,18 +417,18 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         }
         Mnemonic::Crc32 => {
             if !model.has(Feature::Sse4_2) {
-                return Decoded::end(ud);
+                return Decoded::end(handler(ud));
             }
             let sbits = operand_bits(insn, 1);
             match (sbits, mem1) {
-                (8, false) => crc32::<W8, false>,
-                (8, true) => crc32::<W8, true>,
-                (16, false) => crc32::<W16, false>,
-                (16, true) => crc32::<W16, true>,
-                (32, false) => crc32::<W32, false>,
-                (32, true) => crc32::<W32, true>,
-                (_, false) => crc32::<W64, false>,
-                (_, true) => crc32::<W64, true>,
+                (8, false) => handler(crc32::<W8, false>),
+                (8, true) => handler(crc32::<W8, true>),
+                (16, false) => handler(crc32::<W16, false>),
+                (16, true) => handler(crc32::<W16, true>),
+                (32, false) => handler(crc32::<W32, false>),
+                (32, true) => handler(crc32::<W32, true>),
+                (_, false) => handler(crc32::<W64, false>),
+                (_, true) => handler(crc32::<W64, true>),
             }
         }
         _ => return None,

@@ -2,6 +2,7 @@
 //! and far), IRET, INT n / INT3 / INTO / INT1 (SDM Vol. 2A/2B). The
 //! protected-mode far-transfer rules are in `far.rs`.
 
+use crate::interp::exec::handler;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
 use super::far;
@@ -69,22 +70,22 @@ fn jcc_ok<const CC: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 const JCC_OK: [Handler; 16] = [
-    jcc_ok::<0>,
-    jcc_ok::<1>,
-    jcc_ok::<2>,
-    jcc_ok::<3>,
-    jcc_ok::<4>,
-    jcc_ok::<5>,
-    jcc_ok::<6>,
-    jcc_ok::<7>,
-    jcc_ok::<8>,
-    jcc_ok::<9>,
-    jcc_ok::<10>,
-    jcc_ok::<11>,
-    jcc_ok::<12>,
-    jcc_ok::<13>,
-    jcc_ok::<14>,
-    jcc_ok::<15>,
+    handler(jcc_ok::<0>),
+    handler(jcc_ok::<1>),
+    handler(jcc_ok::<2>),
+    handler(jcc_ok::<3>),
+    handler(jcc_ok::<4>),
+    handler(jcc_ok::<5>),
+    handler(jcc_ok::<6>),
+    handler(jcc_ok::<7>),
+    handler(jcc_ok::<8>),
+    handler(jcc_ok::<9>),
+    handler(jcc_ok::<10>),
+    handler(jcc_ok::<11>),
+    handler(jcc_ok::<12>),
+    handler(jcc_ok::<13>),
+    handler(jcc_ok::<14>),
+    handler(jcc_ok::<15>),
 ];
 
 fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
@@ -266,9 +267,9 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
                 op.imm = insn.near_branch_target();
                 if near_target_ok(ctx.cpu, op.imm) {
-                    jmp_rel_ok
+                    handler(jmp_rel_ok)
                 } else {
-                    jmp_rel
+                    handler(jmp_rel)
                 }
             }
             OpKind::Register => by_width!(bits, jmp_r),
@@ -284,7 +285,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 op.imm = u64::from(insn.far_branch32());
                 op.imm2 = insn.far_branch_selector();
                 op.osize = if k0 == OpKind::FarBranch16 { 2 } else { 4 };
-                jmp_far_ptr
+                handler(jmp_far_ptr)
             }
             _ => return None,
         },
@@ -314,7 +315,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                     op.imm = u64::from(insn.far_branch32());
                     op.imm2 = insn.far_branch_selector();
                     op.osize = if k0 == OpKind::FarBranch16 { 2 } else { 4 };
-                    call_far_ptr
+                    handler(call_far_ptr)
                 }
                 _ => return None,
             }
@@ -345,26 +346,26 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             };
             by_width!(w, ret_far)
         }
-        Mnemonic::Iret => iret::<W16>,
-        Mnemonic::Iretd => iret::<W32>,
-        Mnemonic::Iretq => iret::<W64>,
+        Mnemonic::Iret => handler(iret::<W16>),
+        Mnemonic::Iretd => handler(iret::<W32>),
+        Mnemonic::Iretq => handler(iret::<W64>),
         Mnemonic::Int => {
             op.imm = u64::from(insn.immediate8());
-            int_n
+            handler(int_n)
         }
-        Mnemonic::Int3 => int3,
-        Mnemonic::Into => into,
-        Mnemonic::Int1 => int1,
+        Mnemonic::Int3 => handler(int3),
+        Mnemonic::Into => handler(into),
+        Mnemonic::Int1 => handler(int1),
         Mnemonic::Bound => {
             return Decoded::next(if operand_bits(insn, 0) == 16 {
-                bound::<W16>
+                handler(bound::<W16>)
             } else {
-                bound::<W32>
+                handler(bound::<W32>)
             });
         }
         Mnemonic::Jrcxz | Mnemonic::Jecxz | Mnemonic::Jcxz => {
             op.imm = insn.near_branch_target();
-            return Decoded::next(jrcxz);
+            return Decoded::next(handler(jrcxz));
         }
         Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne => {
             op.imm = insn.near_branch_target();
@@ -373,7 +374,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 Mnemonic::Loopne => 2,
                 _ => 0,
             };
-            return Decoded::next(loop_);
+            return Decoded::next(handler(loop_));
         }
         _ => {
             if let Some(cc) = super::data::cc_of(insn)
@@ -387,7 +388,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 if near_target_ok(ctx.cpu, op.imm) {
                     return Decoded::next(JCC_OK[usize::from(cc & 15)]);
                 }
-                return Decoded::next(jcc);
+                return Decoded::next(handler(jcc));
             }
             return None;
         }

@@ -3,6 +3,7 @@
 //! LAHF/SAHF, XLAT, CMPXCHG, CMPXCHG8B/16B, XADD, MOVBE, and the
 //! no-operation hints (NOP, PAUSE, ENDBR, prefetches, fences).
 
+use crate::interp::exec::handler;
 use iced_x86::{ConditionCode, Instruction, Mnemonic, OpKind, Register};
 
 use super::{Ctx, Exec, Handler, Op, Stop, W8, W16, W32, W64, Width, operand_bits};
@@ -417,13 +418,13 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             // Segment registers.
             if let Some(s) = sreg(insn.op0_register()) {
                 if s == SegReg::Cs as u8 {
-                    return Decoded::end(ud);
+                    return Decoded::end(handler(ud));
                 }
                 op.r0 = s;
                 return Decoded::end(if k1 == OpKind::Memory {
-                    mov_sreg_m
+                    handler(mov_sreg_m)
                 } else {
-                    mov_sreg_r
+                    handler(mov_sreg_r)
                 });
             }
             if k1 == OpKind::Register
@@ -431,7 +432,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             {
                 op.r1 = s;
                 return Decoded::next(match k0 {
-                    OpKind::Memory => mov_m_sreg,
+                    OpKind::Memory => handler(mov_m_sreg),
                     _ => by_width!(bits, mov_r_sreg),
                 });
             }
@@ -478,16 +479,16 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             } as u16;
             let w = operand_bits(insn, 0);
             return Decoded::end(match w {
-                16 => load_far::<W16>,
-                32 => load_far::<W32>,
-                _ => load_far::<W64>,
+                16 => handler(load_far::<W16>),
+                32 => handler(load_far::<W32>),
+                _ => handler(load_far::<W64>),
             });
         }
         Mnemonic::Arpl => {
             if insn.op0_kind() == OpKind::Memory {
-                arpl::<true>
+                handler(arpl::<true>)
             } else {
-                arpl::<false>
+                handler(arpl::<false>)
             }
         }
         Mnemonic::Xchg => match (k0, k1) {
@@ -541,28 +542,28 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         | Mnemonic::Setg => {
             op.imm = u64::from(cc_of(insn)?);
             if k0 == OpKind::Register {
-                setcc_r
+                handler(setcc_r)
             } else {
-                setcc_m
+                handler(setcc_m)
             }
         }
         Mnemonic::Bswap => by_width!(bits, bswap),
-        Mnemonic::Cbw => cbw::<W16>,
-        Mnemonic::Cwde => cbw::<W32>,
-        Mnemonic::Cdqe => cbw::<W64>,
-        Mnemonic::Cwd => cwd::<W16>,
-        Mnemonic::Cdq => cwd::<W32>,
-        Mnemonic::Cqo => cwd::<W64>,
+        Mnemonic::Cbw => handler(cbw::<W16>),
+        Mnemonic::Cwde => handler(cbw::<W32>),
+        Mnemonic::Cdqe => handler(cbw::<W64>),
+        Mnemonic::Cwd => handler(cwd::<W16>),
+        Mnemonic::Cdq => handler(cwd::<W32>),
+        Mnemonic::Cqo => handler(cwd::<W64>),
         Mnemonic::Lahf | Mnemonic::Sahf => {
             if ctx.cpu.code_bits == 64 && !model.has(Feature::LahfLm) {
-                ud
+                handler(ud)
             } else if insn.mnemonic() == Mnemonic::Lahf {
-                lahf
+                handler(lahf)
             } else {
-                sahf
+                handler(sahf)
             }
         }
-        Mnemonic::Xlatb => xlat,
+        Mnemonic::Xlatb => handler(xlat),
         Mnemonic::Cmpxchg => {
             if k0 == OpKind::Register {
                 by_width!(bits, cmpxchg_r)
@@ -577,17 +578,17 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 by_width!(bits, xadd_m)
             }
         }
-        Mnemonic::Cmpxchg8b => cmpxchg_double::<W32>,
+        Mnemonic::Cmpxchg8b => handler(cmpxchg_double::<W32>),
         Mnemonic::Cmpxchg16b => {
             if model.has(Feature::Cx16) {
-                cmpxchg_double::<W64>
+                handler(cmpxchg_double::<W64>)
             } else {
-                ud
+                handler(ud)
             }
         }
         Mnemonic::Movbe => {
             if !model.has(Feature::Movbe) {
-                ud
+                handler(ud)
             } else if k0 == OpKind::Register {
                 by_width!(bits, movbe_rm)
             } else {
@@ -595,7 +596,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 by_width!(bits, movbe_mr)
             }
         }
-        Mnemonic::Pause => pause,
+        Mnemonic::Pause => handler(pause),
         // 0F 18–0F 1F outside the prefetch encodings are "reserved NOP"
         // (SDM Vol. 2B NOP; Vol. 3 Table of opcode map hints): they execute as NOP.
         Mnemonic::Nop
@@ -609,7 +610,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         | Mnemonic::Prefetchw
         | Mnemonic::Lfence
         | Mnemonic::Mfence
-        | Mnemonic::Sfence => nop,
+        | Mnemonic::Sfence => handler(nop),
         _ => return None,
     };
     let _ = Register::None;

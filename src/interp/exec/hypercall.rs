@@ -7,6 +7,7 @@
 //! Documentation/virt/kvm/x86/hypercalls.rst): RAX = number, RBX, RCX,
 //! RDX, RSI = arguments, result in RAX; CPL > 0 gets -KVM_EPERM.
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic};
 
 use super::{Ctx, Exec, Op};
@@ -86,7 +87,7 @@ fn send_ipi(ctx: &mut Ctx, bitmap: [u64; 2], min: u64, icr: u64, long: bool) -> 
 
 pub fn decode(insn: &Instruction, _op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
     match insn.mnemonic() {
-        Mnemonic::Vmcall | Mnemonic::Vmmcall => Decoded::end(hypercall),
+        Mnemonic::Vmcall | Mnemonic::Vmmcall => Decoded::end(handler(hypercall)),
         _ => None,
     }
 }

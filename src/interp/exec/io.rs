@@ -1,6 +1,7 @@
 //! Port I/O: IN/OUT with immediate or DX ports, and the I/O permission
 //! check (IOPL, TSS I/O bitmap; SDM Vol. 1 19.5 "Protected-Mode I/O").
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Handler, Op, Stop, W8, W16, W32, Width};
@@ -103,12 +104,12 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
     }
     let bits = insn.op_register(reg_idx).size() * 8;
     let h: Handler = match (is_in, bits) {
-        (true, 8) => in_::<W8>,
-        (true, 16) => in_::<W16>,
-        (true, _) => in_::<W32>,
-        (false, 8) => out::<W8>,
-        (false, 16) => out::<W16>,
-        (false, _) => out::<W32>,
+        (true, 8) => handler(in_::<W8>),
+        (true, 16) => handler(in_::<W16>),
+        (true, _) => handler(in_::<W32>),
+        (false, 8) => handler(out::<W8>),
+        (false, 16) => handler(out::<W16>),
+        (false, _) => handler(out::<W32>),
     };
     Decoded::end(h)
 }

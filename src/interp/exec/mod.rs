@@ -18,7 +18,10 @@ pub mod sse;
 pub mod stack;
 pub mod string;
 pub mod system;
+pub mod thread;
 pub mod x87;
+
+pub use thread::{Handler, handler};
 
 use super::cpu::Cpu;
 use super::platform::Platform;
@@ -45,8 +48,6 @@ pub struct Ctx<'a> {
     pub plat: &'a mut dyn Platform,
 }
 
-pub type Handler = fn(&mut Ctx, &Op) -> Exec;
-
 /// A decoded instruction.
 ///
 /// The meaning of `r0`/`r1` and `imm` depends on the handler. Memory
@@ -64,9 +65,6 @@ pub struct Op {
     pub next_rip: u64,
     pub disp: u64,
     pub imm: u64,
-    /// Index of the full decoded instruction in the block's side table,
-    /// for the few handlers that need more than the fields here.
-    pub insn: u32,
     pub len: u8,
     pub r0: u8,
     pub r1: u8,
@@ -111,7 +109,6 @@ impl Op {
             next_rip: 0,
             disp: 0,
             imm: 0,
-            insn: 0,
             len: 0,
             r0: 0,
             r1: 0,
@@ -134,10 +131,10 @@ impl Op {
 macro_rules! by_width {
     ($bits:expr, $f:ident $(, $c:expr)*) => {
         match $bits {
-            8 => $f::<$crate::interp::exec::W8 $(, $c)*> as $crate::interp::exec::Handler,
-            16 => $f::<$crate::interp::exec::W16 $(, $c)*> as $crate::interp::exec::Handler,
-            32 => $f::<$crate::interp::exec::W32 $(, $c)*> as $crate::interp::exec::Handler,
-            _ => $f::<$crate::interp::exec::W64 $(, $c)*> as $crate::interp::exec::Handler,
+            8 => $crate::interp::exec::handler($f::<$crate::interp::exec::W8 $(, $c)*>),
+            16 => $crate::interp::exec::handler($f::<$crate::interp::exec::W16 $(, $c)*>),
+            32 => $crate::interp::exec::handler($f::<$crate::interp::exec::W32 $(, $c)*>),
+            _ => $crate::interp::exec::handler($f::<$crate::interp::exec::W64 $(, $c)*>),
         }
     };
 }

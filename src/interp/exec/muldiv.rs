@@ -1,6 +1,7 @@
 //! Multiplication and division: MUL, IMUL (one, two and three operands),
 //! DIV, IDIV, and BMI2 MULX (SDM Vol. 2A/2B).
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Handler, Op, Width, operand_bits};
@@ -196,7 +197,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         },
         Mnemonic::Mulx => {
             if !ctx.cpu.model().has(Feature::Bmi2) {
-                return Decoded::end(ud);
+                return Decoded::end(handler(ud));
             }
             if insn.op2_kind() == OpKind::Register {
                 op.r2 = gpr(insn.op2_register())?;

@@ -1,6 +1,7 @@
 //! Shifts and rotates: SHL/SAL, SHR, SAR, ROL, ROR, RCL, RCR (by 1, CL or
 //! imm8), SHLD/SHRD, and the BMI2 flagless SARX/SHLX/SHRX/RORX (SDM Vol. 2B).
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Handler, Op, Width, operand_bits};
@@ -292,7 +293,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         }
         Mnemonic::Sarx | Mnemonic::Shlx | Mnemonic::Shrx | Mnemonic::Rorx => {
             if !ctx.cpu.model().has(Feature::Bmi2) {
-                return Decoded::end(ud);
+                return Decoded::end(handler(ud));
             }
             let mem = insn.op1_kind() == OpKind::Memory;
             if m == Mnemonic::Rorx {

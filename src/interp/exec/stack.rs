@@ -1,6 +1,7 @@
 //! Stack instructions: PUSH/POP (registers, memory, immediates, segment
 //! registers), PUSHF/POPF, PUSHA/POPA, ENTER/LEAVE (SDM Vol. 2B).
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Handler, Op, Stop, W16, W32, W64, Width, operand_bits};
@@ -260,10 +261,10 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         Mnemonic::Popf | Mnemonic::Popfd | Mnemonic::Popfq => {
             return Decoded::end(crate::by_width!(size, popf));
         }
-        Mnemonic::Pusha => pusha::<W16>,
-        Mnemonic::Pushad => pusha::<W32>,
-        Mnemonic::Popa => popa::<W16>,
-        Mnemonic::Popad => popa::<W32>,
+        Mnemonic::Pusha => handler(pusha::<W16>),
+        Mnemonic::Pushad => handler(pusha::<W32>),
+        Mnemonic::Popa => handler(popa::<W16>),
+        Mnemonic::Popad => handler(popa::<W32>),
         Mnemonic::Enter => {
             op.imm = u64::from(insn.immediate16());
             op.imm2 = u16::from(insn.immediate8_2nd());

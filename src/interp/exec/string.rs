@@ -5,9 +5,10 @@
 //! timers are taken between iterations exactly as on hardware; each
 //! iteration counts as one retired instruction for virtual time.
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic};
 
-use super::{ASIZE_MASK, Ctx, Exec, Handler, Op, Stop, W8, W16, W32, W64, Width};
+use super::{ASIZE_MASK, Ctx, Exec, Op, Stop, W8, W16, W32, W64, Width};
 use crate::interp::decode::Decoded;
 use crate::interp::exec::alu;
 use crate::state::{SegReg, rflags};
@@ -291,10 +292,10 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
     macro_rules! w {
         ($k:expr) => {
             match bytes {
-                1 => string::<W8, $k> as Handler,
-                2 => string::<W16, $k> as Handler,
-                4 => string::<W32, $k> as Handler,
-                _ => string::<W64, $k> as Handler,
+                1 => handler(string::<W8, $k>),
+                2 => handler(string::<W16, $k>),
+                4 => handler(string::<W32, $k>),
+                _ => handler(string::<W64, $k>),
             }
         };
     }

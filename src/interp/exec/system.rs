@@ -4,6 +4,7 @@
 //! TLB control, XGETBV/XSETBV, SWAPGS, FSGSBASE, SYSCALL/SYSRET,
 //! SYSENTER/SYSEXIT, RDRAND/RDSEED, UD0/1/2 (SDM Vol. 2; Vol. 3A Chapter 2).
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 use super::{Ctx, Exec, Handler, Op, Stop, W16, W32, W64, Width, operand_bits};
@@ -1052,8 +1053,8 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
     let bits = operand_bits(insn, 0);
     op.osize = (bits / 8) as u8;
     let (h, end): (Handler, bool) = match insn.mnemonic() {
-        Cli => (cli, true),
-        Sti => (sti, true),
+        Cli => (handler(cli), true),
+        Sti => (handler(sti), true),
         Cld | Std | Clc | Stc | Cmc => {
             op.imm2 = match insn.mnemonic() {
                 Cld => 0,
@@ -1062,44 +1063,79 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 Stc => 3,
                 _ => 4,
             };
-            (flag_op, false)
+            (handler(flag_op), false)
         }
-        Hlt => (hlt, true),
+        Hlt => (handler(hlt), true),
         Stac | Clac => {
             op.imm2 = u16::from(insn.mnemonic() == Stac);
-            (if has(Feature::Smap) { stac_clac } else { ud }, false)
+            (
+                if has(Feature::Smap) {
+                    handler(stac_clac)
+                } else {
+                    handler(ud)
+                },
+                false,
+            )
         }
-        Cpuid => (cpuid, false),
-        Rdmsr => (rdmsr, false),
-        Wrmsr => (wrmsr, true),
-        Rdtsc => (rdtsc, false),
-        Rdtscp => (if has(Feature::Rdtscp) { rdtscp } else { ud }, false),
-        Rdpid => (if has(Feature::Rdpid) { rdpid } else { ud }, false),
+        Cpuid => (handler(cpuid), false),
+        Rdmsr => (handler(rdmsr), false),
+        Wrmsr => (handler(wrmsr), true),
+        Rdtsc => (handler(rdtsc), false),
+        Rdtscp => (
+            if has(Feature::Rdtscp) {
+                handler(rdtscp)
+            } else {
+                handler(ud)
+            },
+            false,
+        ),
+        Rdpid => (
+            if has(Feature::Rdpid) {
+                handler(rdpid)
+            } else {
+                handler(ud)
+            },
+            false,
+        ),
         Mov => {
             let (r0, r1) = (insn.op0_register(), insn.op1_register());
             if r0.is_cr() {
                 op.r0 = (r0 as u32 - Register::CR0 as u32) as u8;
                 op.r1 = gpr(r1)?;
-                (mov_to_cr, true)
+                (handler(mov_to_cr), true)
             } else if r1.is_cr() {
                 op.r1 = (r1 as u32 - Register::CR0 as u32) as u8;
                 op.r0 = gpr(r0)?;
-                (mov_from_cr, false)
+                (handler(mov_from_cr), false)
             } else if r0.is_dr() {
                 op.r0 = (r0 as u32 - Register::DR0 as u32) as u8;
                 op.r1 = gpr(r1)?;
-                (mov_to_dr, true)
+                (handler(mov_to_dr), true)
             } else if r1.is_dr() {
                 op.r1 = (r1 as u32 - Register::DR0 as u32) as u8;
                 op.r0 = gpr(r0)?;
-                (mov_from_dr, false)
+                (handler(mov_from_dr), false)
             } else {
                 return None;
             }
         }
-        Clts => (clts, true),
-        Lmsw => (if mem0 { lmsw::<true> } else { lmsw::<false> }, true),
-        Smsw => (if mem0 { smsw::<true> } else { smsw::<false> }, false),
+        Clts => (handler(clts), true),
+        Lmsw => (
+            if mem0 {
+                handler(lmsw::<true>)
+            } else {
+                handler(lmsw::<false>)
+            },
+            true,
+        ),
+        Smsw => (
+            if mem0 {
+                handler(smsw::<true>)
+            } else {
+                handler(smsw::<false>)
+            },
+            false,
+        ),
         Lgdt | Lidt => {
             op.imm2 = u16::from(insn.mnemonic() == Lidt);
             op.osize = if ctx.cpu.code_bits == 64 {
@@ -1109,21 +1145,35 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             } else {
                 4
             };
-            (lgdt, false)
+            (handler(lgdt), false)
         }
         Sgdt | Sidt => {
             op.imm2 = u16::from(insn.mnemonic() == Sidt);
-            (sgdt, false)
+            (handler(sgdt), false)
         }
-        Lldt => (if mem0 { lldt::<true> } else { lldt::<false> }, false),
-        Ltr => (if mem0 { ltr::<true> } else { ltr::<false> }, false),
+        Lldt => (
+            if mem0 {
+                handler(lldt::<true>)
+            } else {
+                handler(lldt::<false>)
+            },
+            false,
+        ),
+        Ltr => (
+            if mem0 {
+                handler(ltr::<true>)
+            } else {
+                handler(ltr::<false>)
+            },
+            false,
+        ),
         Sldt | Str => {
             op.imm2 = u16::from(insn.mnemonic() == Str);
             (
                 if mem0 {
-                    sldt_str::<true>
+                    handler(sldt_str::<true>)
                 } else {
-                    sldt_str::<false>
+                    handler(sldt_str::<false>)
                 },
                 false,
             )
@@ -1132,12 +1182,12 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             op.imm2 = u16::from(insn.mnemonic() == Lsl);
             let mem = insn.op1_kind() == OpKind::Memory;
             let h = match (bits, mem) {
-                (16, false) => lar_lsl::<W16, false>,
-                (16, true) => lar_lsl::<W16, true>,
-                (32, false) => lar_lsl::<W32, false>,
-                (32, true) => lar_lsl::<W32, true>,
-                (_, false) => lar_lsl::<W64, false>,
-                (_, true) => lar_lsl::<W64, true>,
+                (16, false) => handler(lar_lsl::<W16, false>),
+                (16, true) => handler(lar_lsl::<W16, true>),
+                (32, false) => handler(lar_lsl::<W32, false>),
+                (32, true) => handler(lar_lsl::<W32, true>),
+                (_, false) => handler(lar_lsl::<W64, false>),
+                (_, true) => handler(lar_lsl::<W64, true>),
             };
             (h, false)
         }
@@ -1146,25 +1196,67 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             op.r1 = op.r0;
             (
                 if mem0 {
-                    lar_lsl::<W16, true>
+                    handler(lar_lsl::<W16, true>)
                 } else {
-                    lar_lsl::<W16, false>
+                    handler(lar_lsl::<W16, false>)
                 },
                 false,
             )
         }
-        Invlpg => (invlpg, true),
-        Invpcid => (if has(Feature::Invpcid) { invpcid } else { ud }, true),
-        Wbinvd | Invd | Wbnoinvd => (wbinvd, false),
-        Clflush => (nop, false),
-        Clflushopt => (if has(Feature::Clflushopt) { nop } else { ud }, false),
-        Clwb => (if has(Feature::Clwb) { nop } else { ud }, false),
-        Xgetbv => (if has(Feature::Xsave) { xgetbv } else { ud }, false),
-        Xsetbv => (if has(Feature::Xsave) { xsetbv } else { ud }, true),
-        Swapgs => (if ctx.cpu.code_bits == 64 { swapgs } else { ud }, false),
+        Invlpg => (handler(invlpg), true),
+        Invpcid => (
+            if has(Feature::Invpcid) {
+                handler(invpcid)
+            } else {
+                handler(ud)
+            },
+            true,
+        ),
+        Wbinvd | Invd | Wbnoinvd => (handler(wbinvd), false),
+        Clflush => (handler(nop), false),
+        Clflushopt => (
+            if has(Feature::Clflushopt) {
+                handler(nop)
+            } else {
+                handler(ud)
+            },
+            false,
+        ),
+        Clwb => (
+            if has(Feature::Clwb) {
+                handler(nop)
+            } else {
+                handler(ud)
+            },
+            false,
+        ),
+        Xgetbv => (
+            if has(Feature::Xsave) {
+                handler(xgetbv)
+            } else {
+                handler(ud)
+            },
+            false,
+        ),
+        Xsetbv => (
+            if has(Feature::Xsave) {
+                handler(xsetbv)
+            } else {
+                handler(ud)
+            },
+            true,
+        ),
+        Swapgs => (
+            if ctx.cpu.code_bits == 64 {
+                handler(swapgs)
+            } else {
+                handler(ud)
+            },
+            false,
+        ),
         Rdfsbase | Rdgsbase | Wrfsbase | Wrgsbase => {
             if ctx.cpu.code_bits != 64 || !has(Feature::Fsgsbase) {
-                (ud, true)
+                (handler(ud), true)
             } else {
                 op.imm2 = match insn.mnemonic() {
                     Rdfsbase => 0,
@@ -1174,24 +1266,24 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 };
                 (
                     if bits == 64 {
-                        fsgsbase::<W64>
+                        handler(fsgsbase::<W64>)
                     } else {
-                        fsgsbase::<W32>
+                        handler(fsgsbase::<W32>)
                     },
                     false,
                 )
             }
         }
-        Syscall => (syscall, true),
+        Syscall => (handler(syscall), true),
         Sysret | Sysretq => {
             op.imm2 =
                 u16::from(insn.mnemonic() == Sysretq || insn.code() == iced_x86::Code::Sysretq);
-            (sysret, true)
+            (handler(sysret), true)
         }
-        Sysenter => (sysenter, true),
+        Sysenter => (handler(sysenter), true),
         Sysexit | Sysexitq => {
             op.imm2 = u16::from(insn.code() == iced_x86::Code::Sysexitq);
-            (sysexit, true)
+            (handler(sysexit), true)
         }
         Rdrand | Rdseed => {
             let f = if insn.mnemonic() == Rdrand {
@@ -1200,20 +1292,20 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 Feature::Rdseed
             };
             if !has(f) {
-                (ud, true)
+                (handler(ud), true)
             } else {
                 (crate::by_width!(bits, rdrand), false)
             }
         }
         Monitor | Mwait => (
             if has(Feature::Monitor) {
-                monitor_mwait
+                handler(monitor_mwait)
             } else {
-                ud
+                handler(ud)
             },
             false,
         ),
-        Ud0 | Ud1 | Ud2 => (ud, true),
+        Ud0 | Ud1 | Ud2 => (handler(ud), true),
         _ => return None,
     };
     if end {

@@ -4,6 +4,7 @@
 //! gathers (VGATHER*, VPGATHER*), and the bit tests PTEST/VPTEST/VTESTPS/
 //! VTESTPD.
 
+use crate::interp::exec::handler;
 use iced_x86::Mnemonic as Mn;
 
 use super::{D, V, avx_ok, build, el, load_m, sse_ok};
@@ -65,10 +66,10 @@ fn bcast<const W: u8, const Y: bool, const MEM: bool>(ctx: &mut Ctx, op: &Op) ->
 fn bcast_decode<const W: u8>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded> {
     d.fill(op);
     let h: Handler = match (d.y, d.mem) {
-        (true, true) => bcast::<W, true, true>,
-        (true, false) => bcast::<W, true, false>,
-        (false, true) => bcast::<W, false, true>,
-        (false, false) => bcast::<W, false, false>,
+        (true, true) => handler(bcast::<W, true, true>),
+        (true, false) => handler(bcast::<W, true, false>),
+        (false, true) => handler(bcast::<W, false, true>),
+        (false, false) => handler(bcast::<W, false, false>),
     };
     // Register sources of VBROADCASTSS/SD are AVX2.
     let f = if !d.mem { Feature::Avx2 } else { f };
@@ -241,18 +242,18 @@ fn maskmov_decode<const W: u8>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded
         op.r1 = super::reg_of(insn, 1);
         op.r2 = super::reg_of(insn, 2);
         if d.y {
-            maskstore::<W, true>
+            handler(maskstore::<W, true>)
         } else {
-            maskstore::<W, false>
+            handler(maskstore::<W, false>)
         }
     } else {
         // dst, mask, m
         op.r0 = super::reg_of(insn, 0);
         op.r1 = super::reg_of(insn, 1);
         if d.y {
-            maskload::<W, true>
+            handler(maskload::<W, true>)
         } else {
-            maskload::<W, false>
+            handler(maskload::<W, false>)
         }
     };
     d.gate(f, h)
@@ -351,13 +352,13 @@ fn gather_decode<const EW: u8, const IW: u8>(d: &D, op: &mut Op) -> Option<Decod
     op.r1 = (mask.number() & 15) as u8;
     op.r2 = (idx.number() & 15) as u8;
     if op.r0 == op.r1 || op.r0 == op.r2 || op.r1 == op.r2 {
-        return Decoded::end(super::ud);
+        return Decoded::end(handler(super::ud));
     }
     let dbytes = dst.size() as u8;
     let ibytes = idx.size() as u8;
     op.osize = dbytes;
     op.imm2 = u16::from((dbytes / EW).min(ibytes / IW));
-    d.gate(Feature::Avx2, gather::<EW, IW>)
+    d.gate(Feature::Avx2, handler(gather::<EW, IW>))
 }
 
 // ---- bit tests -----------------------------------------------------------------------
@@ -406,12 +407,12 @@ fn ptest<const W: u8, const VEX: bool, const Y: bool, const MEM: bool>(
 fn ptest_decode<const W: u8>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded> {
     d.fill(op);
     let h: Handler = match (d.vex, d.y, d.mem) {
-        (false, _, true) => ptest::<W, false, false, true>,
-        (false, _, false) => ptest::<W, false, false, false>,
-        (true, false, true) => ptest::<W, true, false, true>,
-        (true, false, false) => ptest::<W, true, false, false>,
-        (true, true, true) => ptest::<W, true, true, true>,
-        (true, true, false) => ptest::<W, true, true, false>,
+        (false, _, true) => handler(ptest::<W, false, false, true>),
+        (false, _, false) => handler(ptest::<W, false, false, false>),
+        (true, false, true) => handler(ptest::<W, true, false, true>),
+        (true, false, false) => handler(ptest::<W, true, false, false>),
+        (true, true, true) => handler(ptest::<W, true, true, true>),
+        (true, true, false) => handler(ptest::<W, true, true, false>),
     };
     d.gate(if d.vex { Feature::Avx } else { f }, h)
 }
@@ -429,7 +430,7 @@ pub fn decode(d: &D, op: &mut Op) -> Option<Decoded> {
         Mn::Vbroadcastf128 => bcast_decode::<16>(d, op, Avx),
         Mn::Vbroadcasti128 => bcast_decode::<16>(d, op, Avx2).map(|mut r| {
             if !d.mem {
-                r.exec = super::ud;
+                r.exec = handler(super::ud);
             }
             r
         }),
@@ -440,25 +441,40 @@ pub fn decode(d: &D, op: &mut Op) -> Option<Decoded> {
         Mn::Vinsertf128 | Mn::Vinserti128 => {
             d.fill(op);
             let f = if m == Mn::Vinsertf128 { Avx } else { Avx2 };
-            d.gate(f, mem_pick(d, vinsert::<true>, vinsert::<false>))
+            d.gate(
+                f,
+                mem_pick(d, handler(vinsert::<true>), handler(vinsert::<false>)),
+            )
         }
         Mn::Vextractf128 | Mn::Vextracti128 => {
             d.fill(op);
             let f = if m == Mn::Vextractf128 { Avx } else { Avx2 };
-            d.gate(f, mem_pick(d, vextract::<true>, vextract::<false>))
+            d.gate(
+                f,
+                mem_pick(d, handler(vextract::<true>), handler(vextract::<false>)),
+            )
         }
         Mn::Vperm2f128 | Mn::Vperm2i128 => {
             d.fill(op);
             let f = if m == Mn::Vperm2f128 { Avx } else { Avx2 };
-            d.gate(f, mem_pick(d, vperm2::<true>, vperm2::<false>))
+            d.gate(
+                f,
+                mem_pick(d, handler(vperm2::<true>), handler(vperm2::<false>)),
+            )
         }
         Mn::Vpermq | Mn::Vpermpd => {
             d.fill(op);
-            d.gate(Avx2, mem_pick(d, vpermq::<true>, vpermq::<false>))
+            d.gate(
+                Avx2,
+                mem_pick(d, handler(vpermq::<true>), handler(vpermq::<false>)),
+            )
         }
         Mn::Vpermd | Mn::Vpermps => {
             d.fill(op);
-            d.gate(Avx2, mem_pick(d, vpermd::<true>, vpermd::<false>))
+            d.gate(
+                Avx2,
+                mem_pick(d, handler(vpermd::<true>), handler(vpermd::<false>)),
+            )
         }
         Mn::Vpermilps | Mn::Vpermilpd => {
             let imm = crate::interp::decode::is_imm(d.insn.op_kind(d.insn.op_count() - 1));

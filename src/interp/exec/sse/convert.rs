@@ -4,6 +4,7 @@
 //! and out-of-range values give the integer indefinite with IE, inexact
 //! results set PE.
 
+use crate::interp::exec::handler;
 use std::marker::PhantomData;
 
 use iced_x86::Mnemonic as Mn;
@@ -135,9 +136,9 @@ fn narrow_decode<Kn: K>(d: &D, op: &mut Op, f: Feature, f256: Feature) -> Option
     if d.y {
         d.fill(op);
         let h: Handler = if d.mem {
-            narrow::<Kn, true>
+            handler(narrow::<Kn, true>)
         } else {
-            narrow::<Kn, false>
+            handler(narrow::<Kn, false>)
         };
         return d.gate(f256, h);
     }
@@ -223,14 +224,14 @@ fn cvtsi2_decode<F: Float>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded> {
     let src = if d.vex { 2 } else { 1 };
     let q = crate::interp::exec::operand_bits(d.insn, src) == 64;
     let h: Handler = match (q, d.vex, d.mem) {
-        (true, true, true) => cvtsi2::<F, true, true, true>,
-        (true, true, false) => cvtsi2::<F, true, true, false>,
-        (true, false, true) => cvtsi2::<F, true, false, true>,
-        (true, false, false) => cvtsi2::<F, true, false, false>,
-        (false, true, true) => cvtsi2::<F, false, true, true>,
-        (false, true, false) => cvtsi2::<F, false, true, false>,
-        (false, false, true) => cvtsi2::<F, false, false, true>,
-        (false, false, false) => cvtsi2::<F, false, false, false>,
+        (true, true, true) => handler(cvtsi2::<F, true, true, true>),
+        (true, true, false) => handler(cvtsi2::<F, true, true, false>),
+        (true, false, true) => handler(cvtsi2::<F, true, false, true>),
+        (true, false, false) => handler(cvtsi2::<F, true, false, false>),
+        (false, true, true) => handler(cvtsi2::<F, false, true, true>),
+        (false, true, false) => handler(cvtsi2::<F, false, true, false>),
+        (false, false, true) => handler(cvtsi2::<F, false, false, true>),
+        (false, false, false) => handler(cvtsi2::<F, false, false, false>),
     };
     d.gate(if d.vex { Feature::Avx } else { f }, h)
 }
@@ -243,14 +244,14 @@ fn cvt2si_decode<F: Float, const T: bool>(d: &D, op: &mut Op, f: Feature) -> Opt
 
 fn fix_t<F: Float, const T: bool>(q: bool, d: &D) -> Handler {
     match (q, d.vex, d.mem) {
-        (true, true, true) => cvt2si::<F, T, true, true, true>,
-        (true, true, false) => cvt2si::<F, T, true, true, false>,
-        (true, false, true) => cvt2si::<F, T, true, false, true>,
-        (true, false, false) => cvt2si::<F, T, true, false, false>,
-        (false, true, true) => cvt2si::<F, T, false, true, true>,
-        (false, true, false) => cvt2si::<F, T, false, true, false>,
-        (false, false, true) => cvt2si::<F, T, false, false, true>,
-        (false, false, false) => cvt2si::<F, T, false, false, false>,
+        (true, true, true) => handler(cvt2si::<F, T, true, true, true>),
+        (true, true, false) => handler(cvt2si::<F, T, true, true, false>),
+        (true, false, true) => handler(cvt2si::<F, T, true, false, true>),
+        (true, false, false) => handler(cvt2si::<F, T, true, false, false>),
+        (false, true, true) => handler(cvt2si::<F, T, false, true, true>),
+        (false, true, false) => handler(cvt2si::<F, T, false, true, false>),
+        (false, false, true) => handler(cvt2si::<F, T, false, false, true>),
+        (false, false, false) => handler(cvt2si::<F, T, false, false, false>),
     }
 }
 
@@ -337,9 +338,9 @@ pub fn decode(d: &D, op: &mut Op) -> Option<Decoded> {
             if d.mem {
                 d.fill(op);
                 let h: Handler = if d.y {
-                    cvtps2ph_store::<true>
+                    handler(cvtps2ph_store::<true>)
                 } else {
-                    cvtps2ph_store::<false>
+                    handler(cvtps2ph_store::<false>)
                 };
                 d.gate(F16c, h)
             } else {
@@ -354,35 +355,47 @@ pub fn decode(d: &D, op: &mut Op) -> Option<Decoded> {
         Mn::Cvttss2si | Mn::Vcvttss2si => cvt2si_decode::<f32, true>(d, op, Sse),
         Mn::Cvtsd2si | Mn::Vcvtsd2si => cvt2si_decode::<f64, false>(d, op, Sse2),
         Mn::Cvttsd2si | Mn::Vcvttsd2si => cvt2si_decode::<f64, true>(d, op, Sse2),
-        Mn::Cvtpi2ps => mmx_conv(d, op, Sse, cvtpi2ps::<true>, cvtpi2ps::<false>),
-        Mn::Cvtpi2pd => mmx_conv(d, op, Sse2, cvtpi2pd::<true>, cvtpi2pd::<false>),
+        Mn::Cvtpi2ps => mmx_conv(
+            d,
+            op,
+            Sse,
+            handler(cvtpi2ps::<true>),
+            handler(cvtpi2ps::<false>),
+        ),
+        Mn::Cvtpi2pd => mmx_conv(
+            d,
+            op,
+            Sse2,
+            handler(cvtpi2pd::<true>),
+            handler(cvtpi2pd::<false>),
+        ),
         Mn::Cvtps2pi => mmx_conv(
             d,
             op,
             Sse,
-            cvt2pi::<f32, false, true>,
-            cvt2pi::<f32, false, false>,
+            handler(cvt2pi::<f32, false, true>),
+            handler(cvt2pi::<f32, false, false>),
         ),
         Mn::Cvttps2pi => mmx_conv(
             d,
             op,
             Sse,
-            cvt2pi::<f32, true, true>,
-            cvt2pi::<f32, true, false>,
+            handler(cvt2pi::<f32, true, true>),
+            handler(cvt2pi::<f32, true, false>),
         ),
         Mn::Cvtpd2pi => mmx_conv(
             d,
             op,
             Sse2,
-            cvt2pi::<f64, false, true>,
-            cvt2pi::<f64, false, false>,
+            handler(cvt2pi::<f64, false, true>),
+            handler(cvt2pi::<f64, false, false>),
         ),
         Mn::Cvttpd2pi => mmx_conv(
             d,
             op,
             Sse2,
-            cvt2pi::<f64, true, true>,
-            cvt2pi::<f64, true, false>,
+            handler(cvt2pi::<f64, true, true>),
+            handler(cvt2pi::<f64, true, false>),
         ),
         _ => None,
     }

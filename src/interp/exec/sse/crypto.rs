@@ -3,6 +3,7 @@
 //! SDM Vol. 2A "AESENC"). The S-boxes are computed at compile time from
 //! the GF(2^8) inverse and the affine map.
 
+use crate::interp::exec::handler;
 use iced_x86::Mnemonic as Mn;
 
 use super::{D, V, bytes, from_bytes};
@@ -158,7 +159,7 @@ pub fn decode(d: &D, op: &mut Op) -> Option<Decoded> {
             _ => Aes,
         })
     {
-        return Decoded::end(super::ud);
+        return Decoded::end(handler(super::ud));
     }
     r
 }

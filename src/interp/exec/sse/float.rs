@@ -7,6 +7,7 @@
 //! rather than the hardware's 12-bit approximation (the SDM only bounds
 //! the relative error by 1.5·2^-12, and Intel and AMD differ).
 
+use crate::interp::exec::handler;
 use std::marker::PhantomData;
 
 use iced_x86::Mnemonic as Mn;
@@ -268,10 +269,10 @@ fn comis<F: Float, const SIG: bool, const VEX: bool, const MEM: bool>(
 fn comis_decode<F: Float, const SIG: bool>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded> {
     d.fill(op);
     let h: Handler = match (d.vex, d.mem) {
-        (true, true) => comis::<F, SIG, true, true>,
-        (true, false) => comis::<F, SIG, true, false>,
-        (false, true) => comis::<F, SIG, false, true>,
-        (false, false) => comis::<F, SIG, false, false>,
+        (true, true) => handler(comis::<F, SIG, true, true>),
+        (true, false) => handler(comis::<F, SIG, true, false>),
+        (false, true) => handler(comis::<F, SIG, false, true>),
+        (false, false) => handler(comis::<F, SIG, false, false>),
     };
     d.gate(if d.vex { Feature::Avx } else { f }, h)
 }

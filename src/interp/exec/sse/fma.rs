@@ -3,6 +3,7 @@
 //! "VFMADD132PD", Vol. 1 14.5). Operands: a = xmm1 (destination and first
 //! source), b = VEX.vvvv, c = r/m. 132: a·c + b, 213: b·a + c, 231: b·c + a.
 
+use crate::interp::exec::handler;
 use iced_x86::Mnemonic;
 
 use super::fp::{self, Float, Fx};
@@ -82,10 +83,10 @@ fn fma_h<F: Float, const KIND: u8, const S: bool, const Y: bool, const MEM: bool
 
 fn pick<F: Float, const KIND: u8, const S: bool>(d: &D) -> Handler {
     match (d.y && !S, d.mem) {
-        (true, true) => fma_h::<F, KIND, S, true, true>,
-        (true, false) => fma_h::<F, KIND, S, true, false>,
-        (false, true) => fma_h::<F, KIND, S, false, true>,
-        (false, false) => fma_h::<F, KIND, S, false, false>,
+        (true, true) => handler(fma_h::<F, KIND, S, true, true>),
+        (true, false) => handler(fma_h::<F, KIND, S, true, false>),
+        (false, true) => handler(fma_h::<F, KIND, S, false, true>),
+        (false, false) => handler(fma_h::<F, KIND, S, false, false>),
     }
 }
 

@@ -2,6 +2,7 @@
 //! averages, absolute value and sign, horizontal add/subtract and shifts
 //! (MMX, SSE2, SSSE3, SSE4.1, SSE4.2 PCMPGTQ, AVX, AVX2).
 
+use crate::interp::exec::handler;
 use iced_x86::Mnemonic as Mn;
 
 use super::{D, K, V, build, el, from_u128, map1, map2, mm, mr, to_u128, xm, xr, ym, yr};
@@ -270,17 +271,24 @@ fn shift_count<Kn: K>(d: &D, op: &mut Op, mmx_f: Feature) -> Option<Decoded> {
     d.fill(op);
     let (h, f): (Handler, Feature) = if d.vex {
         match (d.y, d.mem) {
-            (true, true) => (ym::<Kn, true>, Feature::Avx2),
-            (true, false) => (yr::<Kn, true>, Feature::Avx2),
-            (false, true) => (xm::<Kn, true, 16, false>, Feature::Avx),
-            (false, false) => (xr::<Kn, true>, Feature::Avx),
+            (true, true) => (handler(ym::<Kn, true>), Feature::Avx2),
+            (true, false) => (handler(yr::<Kn, true>), Feature::Avx2),
+            (false, true) => (handler(xm::<Kn, true, 16, false>), Feature::Avx),
+            (false, false) => (handler(xr::<Kn, true>), Feature::Avx),
         }
     } else if d.mmx {
-        (if d.mem { mm::<Kn> } else { mr::<Kn> }, mmx_f)
+        (
+            if d.mem {
+                handler(mm::<Kn>)
+            } else {
+                handler(mr::<Kn>)
+            },
+            mmx_f,
+        )
     } else if d.mem {
-        (xm::<Kn, false, 16, true>, Feature::Sse2)
+        (handler(xm::<Kn, false, 16, true>), Feature::Sse2)
     } else {
-        (xr::<Kn, false>, Feature::Sse2)
+        (handler(xr::<Kn, false>), Feature::Sse2)
     };
     d.gate(f, h)
 }
@@ -294,17 +302,17 @@ fn shift_imm<Kn: K>(d: &D, op: &mut Op, mmx_ok: bool) -> Option<Decoded> {
     }
     let (h, f): (Handler, Feature) = if d.vex {
         if d.y {
-            (yr::<Kn, false>, Feature::Avx2)
+            (handler(yr::<Kn, false>), Feature::Avx2)
         } else {
-            (xr::<Kn, true>, Feature::Avx)
+            (handler(xr::<Kn, true>), Feature::Avx)
         }
     } else if d.mmx {
         if !mmx_ok {
             return None;
         }
-        (mr::<Kn>, Feature::Mmx)
+        (handler(mr::<Kn>), Feature::Mmx)
     } else {
-        (xr::<Kn, false>, Feature::Sse2)
+        (handler(xr::<Kn, false>), Feature::Sse2)
     };
     d.gate(f, h)
 }

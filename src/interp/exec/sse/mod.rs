@@ -47,6 +47,7 @@ pub mod shuffle;
 pub mod state;
 pub mod strcmp;
 
+use crate::interp::exec::handler;
 use iced_x86::{EncodingKind, Instruction, OpKind, Register};
 
 use super::{Ctx, Exec, Handler, Op, Stop, W8, W16, W32, W64};
@@ -543,7 +544,7 @@ impl D<'_> {
     /// The handler if `f` is present (and VEX is allowed), else #UD.
     pub fn gate(&self, f: Feature, h: Handler) -> Option<Decoded> {
         if !(self.has)(f) || (self.vex && self.real) {
-            return Decoded::end(ud);
+            return Decoded::end(handler(ud));
         }
         Decoded::next(h)
     }
@@ -553,18 +554,25 @@ impl D<'_> {
         self.fill(op);
         let (h, feat): (Handler, Feature) = if self.vex {
             match (self.y, self.mem) {
-                (true, true) => (ym::<Kn, false>, Feature::Avx2),
-                (true, false) => (yr::<Kn, false>, Feature::Avx2),
-                (false, true) => (xm::<Kn, true, 16, false>, Feature::Avx),
-                (false, false) => (xr::<Kn, true>, Feature::Avx),
+                (true, true) => (handler(ym::<Kn, false>), Feature::Avx2),
+                (true, false) => (handler(yr::<Kn, false>), Feature::Avx2),
+                (false, true) => (handler(xm::<Kn, true, 16, false>), Feature::Avx),
+                (false, false) => (handler(xr::<Kn, true>), Feature::Avx),
             }
         } else if self.mmx {
             let mf = mmx_f?;
-            (if self.mem { mm::<Kn> } else { mr::<Kn> }, mf)
+            (
+                if self.mem {
+                    handler(mm::<Kn>)
+                } else {
+                    handler(mr::<Kn>)
+                },
+                mf,
+            )
         } else if self.mem {
-            (xm::<Kn, false, 16, true>, f)
+            (handler(xm::<Kn, false, 16, true>), f)
         } else {
-            (xr::<Kn, false>, f)
+            (handler(xr::<Kn, false>), f)
         };
         self.gate(feat, h)
     }
@@ -582,10 +590,10 @@ impl D<'_> {
         }
         let fv = vex_feature(f);
         let (h, feat): (Handler, Feature) = match (self.vex, self.mem) {
-            (true, true) => (xm::<Kn, true, M, false>, fv),
-            (true, false) => (xr::<Kn, true>, fv),
-            (false, true) => (xm::<Kn, false, M, AL>, f),
-            (false, false) => (xr::<Kn, false>, f),
+            (true, true) => (handler(xm::<Kn, true, M, false>), fv),
+            (true, false) => (handler(xr::<Kn, true>), fv),
+            (false, true) => (handler(xm::<Kn, false, M, AL>), f),
+            (false, false) => (handler(xr::<Kn, false>), f),
         };
         self.gate(feat, h)
     }
@@ -596,9 +604,9 @@ impl D<'_> {
         if self.y {
             self.fill(op);
             let h: Handler = if self.mem {
-                ym::<Kn, false>
+                handler(ym::<Kn, false>)
             } else {
-                yr::<Kn, false>
+                handler(yr::<Kn, false>)
             };
             return self.gate(f256, h);
         }

@@ -3,6 +3,7 @@
 //! MOVLPS/MOVHPS (+PD), MOVHLPS/MOVLHPS, MOVQ2DQ/MOVDQ2Q, MOVNTI/MOVNTQ,
 //! MASKMOVDQU/MASKMOVQ, MOVMSKPS/PD, PMOVMSKB, PEXTR*/PINSR*, EXTRACTPS.
 
+use crate::interp::exec::handler;
 use iced_x86::{Mnemonic as Mn, OpKind};
 
 use super::{D, V, avx_ok, el, load_m, mmx_ok, reg_of, sse_ok, store_m, with, xm, xr, yr};
@@ -62,21 +63,21 @@ fn ld256<const AL: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
 fn full_move(d: &D, op: &mut Op, al: bool, f: Feature, f256: Feature) -> Option<Decoded> {
     d.fill(op);
     let h: Handler = match (d.mem_dst, d.mem, d.vex, d.y, al) {
-        (true, _, true, true, true) => st256::<true>,
-        (true, _, true, true, false) => st256::<false>,
-        (true, _, true, false, true) => st128::<true, true>,
-        (true, _, true, false, false) => st128::<true, false>,
-        (true, _, false, _, true) => st128::<false, true>,
-        (true, _, false, _, false) => st128::<false, false>,
-        (false, true, true, true, true) => ld256::<true>,
-        (false, true, true, true, false) => ld256::<false>,
-        (false, true, true, false, true) => xm::<Copy, true, 16, true>,
-        (false, true, true, false, false) => xm::<Copy, true, 16, false>,
-        (false, true, false, _, true) => xm::<Copy, false, 16, true>,
-        (false, true, false, _, false) => xm::<Copy, false, 16, false>,
-        (false, false, true, true, _) => yr::<Copy, false>,
-        (false, false, true, false, _) => xr::<Copy, true>,
-        (false, false, false, _, _) => xr::<Copy, false>,
+        (true, _, true, true, true) => handler(st256::<true>),
+        (true, _, true, true, false) => handler(st256::<false>),
+        (true, _, true, false, true) => handler(st128::<true, true>),
+        (true, _, true, false, false) => handler(st128::<true, false>),
+        (true, _, false, _, true) => handler(st128::<false, true>),
+        (true, _, false, _, false) => handler(st128::<false, false>),
+        (false, true, true, true, true) => handler(ld256::<true>),
+        (false, true, true, true, false) => handler(ld256::<false>),
+        (false, true, true, false, true) => handler(xm::<Copy, true, 16, true>),
+        (false, true, true, false, false) => handler(xm::<Copy, true, 16, false>),
+        (false, true, false, _, true) => handler(xm::<Copy, false, 16, true>),
+        (false, true, false, _, false) => handler(xm::<Copy, false, 16, false>),
+        (false, false, true, true, _) => handler(yr::<Copy, false>),
+        (false, false, true, false, _) => handler(xr::<Copy, true>),
+        (false, false, false, _, _) => handler(xr::<Copy, false>),
     };
     let feat = match (d.vex, d.y) {
         (true, true) => f256,
@@ -108,21 +109,21 @@ fn st_low<const M: u8, const HI: bool, const VEX: bool>(ctx: &mut Ctx, op: &Op) 
 fn scalar_move<const M: u8>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded> {
     d.fill(op);
     let h: Handler = match (d.mem_dst, d.mem, d.vex) {
-        (true, _, true) => st_low::<M, false, true>,
-        (true, _, false) => st_low::<M, false, false>,
-        (false, true, true) => movs_load::<M, true>,
-        (false, true, false) => movs_load::<M, false>,
+        (true, _, true) => handler(st_low::<M, false, true>),
+        (true, _, false) => handler(st_low::<M, false, false>),
+        (false, true, true) => handler(movs_load::<M, true>),
+        (false, true, false) => handler(movs_load::<M, false>),
         (false, false, vex) => {
             return if M == 4 {
                 if vex {
-                    d.gate(Feature::Avx, xr::<Movss, true>)
+                    d.gate(Feature::Avx, handler(xr::<Movss, true>))
                 } else {
-                    d.gate(f, xr::<Movss, false>)
+                    d.gate(f, handler(xr::<Movss, false>))
                 }
             } else if vex {
-                d.gate(Feature::Avx, xr::<Movsd, true>)
+                d.gate(Feature::Avx, handler(xr::<Movsd, true>))
             } else {
-                d.gate(f, xr::<Movsd, false>)
+                d.gate(f, handler(xr::<Movsd, false>))
             };
         }
     };
@@ -135,9 +136,9 @@ fn half_move<const HI: bool>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded> 
     if d.mem_dst {
         d.fill(op);
         let h: Handler = if d.vex {
-            st_low::<8, HI, true>
+            handler(st_low::<8, HI, true>)
         } else {
-            st_low::<8, HI, false>
+            handler(st_low::<8, HI, false>)
         };
         return d.gate(if d.vex { Feature::Avx } else { f }, h);
     }
@@ -229,33 +230,33 @@ fn movdq(d: &D, op: &mut Op) -> Option<Decoded> {
     let q = insn.mnemonic() == Mn::Movq || insn.mnemonic() == Mn::Vmovq;
     let vex = d.vex;
     let h: Handler = match (c0, c1, q, vex) {
-        (b'x', b'x', _, false) => xr::<MovqXX, false>,
-        (b'x', b'x', _, true) => xr::<MovqXX, true>,
-        (b'x', b'g', true, false) => x_from_g::<true, false, false>,
-        (b'x', b'g', true, true) => x_from_g::<true, true, false>,
-        (b'x', b'g', false, false) => x_from_g::<false, false, false>,
-        (b'x', b'g', false, true) => x_from_g::<false, true, false>,
-        (b'x', b'm', true, false) => x_from_g::<true, false, true>,
-        (b'x', b'm', true, true) => x_from_g::<true, true, true>,
-        (b'x', b'm', false, false) => x_from_g::<false, false, true>,
-        (b'x', b'm', false, true) => x_from_g::<false, true, true>,
-        (b'g', b'x', true, false) => g_from_x::<true, false, false>,
-        (b'g', b'x', true, true) => g_from_x::<true, true, false>,
-        (b'g', b'x', false, false) => g_from_x::<false, false, false>,
-        (b'g', b'x', false, true) => g_from_x::<false, true, false>,
-        (b'm', b'x', true, false) => g_from_x::<true, false, true>,
-        (b'm', b'x', true, true) => g_from_x::<true, true, true>,
-        (b'm', b'x', false, false) => g_from_x::<false, false, true>,
-        (b'm', b'x', false, true) => g_from_x::<false, true, true>,
-        (b'q', b'q', _, false) => m_from_g::<true, false, true>,
-        (b'q', b'g', true, false) => m_from_g::<true, false, false>,
-        (b'q', b'g', false, false) => m_from_g::<false, false, false>,
-        (b'q', b'm', true, false) => m_from_g::<true, true, false>,
-        (b'q', b'm', false, false) => m_from_g::<false, true, false>,
-        (b'g', b'q', true, false) => g_from_m::<true, false>,
-        (b'g', b'q', false, false) => g_from_m::<false, false>,
-        (b'm', b'q', true, false) => g_from_m::<true, true>,
-        (b'm', b'q', false, false) => g_from_m::<false, true>,
+        (b'x', b'x', _, false) => handler(xr::<MovqXX, false>),
+        (b'x', b'x', _, true) => handler(xr::<MovqXX, true>),
+        (b'x', b'g', true, false) => handler(x_from_g::<true, false, false>),
+        (b'x', b'g', true, true) => handler(x_from_g::<true, true, false>),
+        (b'x', b'g', false, false) => handler(x_from_g::<false, false, false>),
+        (b'x', b'g', false, true) => handler(x_from_g::<false, true, false>),
+        (b'x', b'm', true, false) => handler(x_from_g::<true, false, true>),
+        (b'x', b'm', true, true) => handler(x_from_g::<true, true, true>),
+        (b'x', b'm', false, false) => handler(x_from_g::<false, false, true>),
+        (b'x', b'm', false, true) => handler(x_from_g::<false, true, true>),
+        (b'g', b'x', true, false) => handler(g_from_x::<true, false, false>),
+        (b'g', b'x', true, true) => handler(g_from_x::<true, true, false>),
+        (b'g', b'x', false, false) => handler(g_from_x::<false, false, false>),
+        (b'g', b'x', false, true) => handler(g_from_x::<false, true, false>),
+        (b'm', b'x', true, false) => handler(g_from_x::<true, false, true>),
+        (b'm', b'x', true, true) => handler(g_from_x::<true, true, true>),
+        (b'm', b'x', false, false) => handler(g_from_x::<false, false, true>),
+        (b'm', b'x', false, true) => handler(g_from_x::<false, true, true>),
+        (b'q', b'q', _, false) => handler(m_from_g::<true, false, true>),
+        (b'q', b'g', true, false) => handler(m_from_g::<true, false, false>),
+        (b'q', b'g', false, false) => handler(m_from_g::<false, false, false>),
+        (b'q', b'm', true, false) => handler(m_from_g::<true, true, false>),
+        (b'q', b'm', false, false) => handler(m_from_g::<false, true, false>),
+        (b'g', b'q', true, false) => handler(g_from_m::<true, false>),
+        (b'g', b'q', false, false) => handler(g_from_m::<false, false>),
+        (b'm', b'q', true, false) => handler(g_from_m::<true, true>),
+        (b'm', b'q', false, false) => handler(g_from_m::<false, true>),
         _ => return None,
     };
     let f = if vex {
@@ -359,12 +360,12 @@ fn pmovmskb_mm(ctx: &mut Ctx, op: &Op) -> Exec {
 fn movmsk_decode<const W: u8>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded> {
     d.fill(op);
     if d.mmx {
-        return d.gate(Feature::Sse, pmovmskb_mm);
+        return d.gate(Feature::Sse, handler(pmovmskb_mm));
     }
     let h: Handler = match (d.vex, d.y) {
-        (true, true) => movmsk::<W, true, true>,
-        (true, false) => movmsk::<W, true, false>,
-        _ => movmsk::<W, false, false>,
+        (true, true) => handler(movmsk::<W, true, true>),
+        (true, false) => handler(movmsk::<W, true, false>),
+        _ => handler(movmsk::<W, false, false>),
     };
     let f = match (d.vex, d.y) {
         (true, true) if W == 1 => Feature::Avx2,
@@ -447,10 +448,10 @@ fn pinsrw_mm<const MEM: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
 macro_rules! vm3 {
     ($f:ident, $w:expr, $d:expr) => {
         match ($d.vex, $d.mem) {
-            (true, true) => $f::<$w, true, true> as Handler,
-            (true, false) => $f::<$w, true, false>,
-            (false, true) => $f::<$w, false, true>,
-            (false, false) => $f::<$w, false, false>,
+            (true, true) => handler($f::<$w, true, true>),
+            (true, false) => handler($f::<$w, true, false>),
+            (false, true) => handler($f::<$w, false, true>),
+            (false, false) => handler($f::<$w, false, false>),
         }
     };
 }
@@ -458,7 +459,7 @@ macro_rules! vm3 {
 fn pextr_decode<const W: u8>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded> {
     d.fill(op);
     if d.mmx {
-        return d.gate(Feature::Sse, pextrw_mm);
+        return d.gate(Feature::Sse, handler(pextrw_mm));
     }
     d.gate(if d.vex { Feature::Avx } else { f }, vm3!(pextr, W, d))
 }
@@ -467,9 +468,9 @@ fn pinsr_decode<const W: u8>(d: &D, op: &mut Op, f: Feature) -> Option<Decoded> 
     d.fill(op);
     if d.mmx {
         let h: Handler = if d.mem {
-            pinsrw_mm::<true>
+            handler(pinsrw_mm::<true>)
         } else {
-            pinsrw_mm::<false>
+            handler(pinsrw_mm::<false>)
         };
         return d.gate(Feature::Sse, h);
     }
@@ -499,29 +500,36 @@ pub fn decode(d: &D, op: &mut Op) -> Option<Decoded> {
         Mn::Movq2dq => {
             op.r0 = reg_of(d.insn, 0);
             op.r2 = reg_of(d.insn, 1);
-            d.gate(Sse2, movq2dq)
+            d.gate(Sse2, handler(movq2dq))
         }
         Mn::Movdq2q => {
             op.r0 = reg_of(d.insn, 0);
             op.r2 = reg_of(d.insn, 1);
-            d.gate(Sse2, movdq2q)
+            d.gate(Sse2, handler(movdq2q))
         }
         Mn::Movnti => {
             d.fill(op);
             let q = crate::interp::exec::operand_bits(d.insn, 0) == 64;
-            d.gate(Sse2, if q { movnti::<true> } else { movnti::<false> })
+            d.gate(
+                Sse2,
+                if q {
+                    handler(movnti::<true>)
+                } else {
+                    handler(movnti::<false>)
+                },
+            )
         }
         Mn::Movntq => {
             d.fill(op);
-            d.gate(Sse, movntq)
+            d.gate(Sse, handler(movntq))
         }
         Mn::Maskmovdqu | Mn::Vmaskmovdqu | Mn::Maskmovq => {
             op.r1 = reg_of(d.insn, 1);
             op.r2 = reg_of(d.insn, 2);
             let h: Handler = match (m, d.vex) {
-                (Mn::Maskmovq, _) => maskmov::<true, false>,
-                (_, true) => maskmov::<false, true>,
-                _ => maskmov::<false, false>,
+                (Mn::Maskmovq, _) => handler(maskmov::<true, false>),
+                (_, true) => handler(maskmov::<false, true>),
+                _ => handler(maskmov::<false, false>),
             };
             let f = match m {
                 Mn::Maskmovq => Sse,

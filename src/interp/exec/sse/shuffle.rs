@@ -3,6 +3,7 @@
 //! SHUFPS/PD, UNPCK*, MOV*DUP, PBLEND*, BLENDPS/PD, BLENDV*, INSERTPS,
 //! PMOVZX/SX, MPSADBW, PHMINPOSUW).
 
+use crate::interp::exec::handler;
 use iced_x86::Mnemonic as Mn;
 
 use super::{
@@ -323,17 +324,17 @@ fn blendv_decode<const W: u8>(d: &D, op: &mut Op, f: Feature, f256: Feature) -> 
         op.r1 = op.r0;
         op.r2 = if d.mem { 0 } else { super::reg_of(d.insn, 1) };
         let h: Handler = if d.mem {
-            blendv_leg::<W, true>
+            handler(blendv_leg::<W, true>)
         } else {
-            blendv_leg::<W, false>
+            handler(blendv_leg::<W, false>)
         };
         return d.gate(f, h);
     }
     let h: Handler = match (d.y, d.mem) {
-        (true, true) => blendv_vex::<W, true, true>,
-        (true, false) => blendv_vex::<W, false, true>,
-        (false, true) => blendv_vex::<W, true, false>,
-        (false, false) => blendv_vex::<W, false, false>,
+        (true, true) => handler(blendv_vex::<W, true, true>),
+        (true, false) => handler(blendv_vex::<W, false, true>),
+        (false, true) => handler(blendv_vex::<W, true, false>),
+        (false, false) => handler(blendv_vex::<W, false, false>),
     };
     d.gate(if d.y { f256 } else { Feature::Avx }, h)
 }
@@ -394,7 +395,7 @@ pub fn widen_decode<Kn: K, const M: u8, const M2: u8>(
     if d.y {
         d.fill(op);
         op.imm2 = u16::from(d.mem);
-        return d.gate(f256, widen::<Kn, M>);
+        return d.gate(f256, handler(widen::<Kn, M>));
     }
     d.x128::<Kn, M2, false>(op, f)
 }

@@ -12,6 +12,7 @@
 //! every in-use component). XSAVES/XRSTORS are the compacted forms with
 //! IA32_XSS, which supports no supervisor component here.
 
+use crate::interp::exec::handler;
 use iced_x86::Mnemonic as Mn;
 
 use super::{D, avx_ok, mmx_ok, sse_ok};
@@ -570,31 +571,31 @@ fn pkru<const WRITE: bool>(ctx: &mut Ctx, _op: &Op) -> Exec {
 
 pub fn decode(d: &D, _op: &mut Op) -> Option<Decoded> {
     let (f, h): (Feature, Handler) = match d.insn.mnemonic() {
-        Mn::Fxsave => (Feature::Fxsr, fxsave::<false>),
-        Mn::Fxsave64 => (Feature::Fxsr, fxsave::<true>),
-        Mn::Fxrstor => (Feature::Fxsr, fxrstor::<false>),
-        Mn::Fxrstor64 => (Feature::Fxsr, fxrstor::<true>),
-        Mn::Xsave => (Feature::Xsave, xsave::<XSAVE, false>),
-        Mn::Xsave64 => (Feature::Xsave, xsave::<XSAVE, true>),
-        Mn::Xsaveopt => (Feature::Xsaveopt, xsave::<XSAVEOPT, false>),
-        Mn::Xsaveopt64 => (Feature::Xsaveopt, xsave::<XSAVEOPT, true>),
-        Mn::Xsavec => (Feature::Xsavec, xsave::<XSAVEC, false>),
-        Mn::Xsavec64 => (Feature::Xsavec, xsave::<XSAVEC, true>),
-        Mn::Xsaves => (Feature::Xsaves, xsave::<XSAVES, false>),
-        Mn::Xsaves64 => (Feature::Xsaves, xsave::<XSAVES, true>),
-        Mn::Xrstor => (Feature::Xsave, xrstor::<false, false>),
-        Mn::Xrstor64 => (Feature::Xsave, xrstor::<false, true>),
-        Mn::Xrstors => (Feature::Xsaves, xrstor::<true, false>),
-        Mn::Xrstors64 => (Feature::Xsaves, xrstor::<true, true>),
-        Mn::Ldmxcsr => (Feature::Sse, ldmxcsr::<false>),
-        Mn::Vldmxcsr => (Feature::Avx, ldmxcsr::<true>),
-        Mn::Stmxcsr => (Feature::Sse, stmxcsr::<false>),
-        Mn::Vstmxcsr => (Feature::Avx, stmxcsr::<true>),
-        Mn::Emms => (Feature::Mmx, emms),
-        Mn::Vzeroupper => (Feature::Avx, vzero::<false>),
-        Mn::Vzeroall => (Feature::Avx, vzero::<true>),
-        Mn::Rdpkru => (Feature::Pku, pkru::<false>),
-        Mn::Wrpkru => (Feature::Pku, pkru::<true>),
+        Mn::Fxsave => (Feature::Fxsr, handler(fxsave::<false>)),
+        Mn::Fxsave64 => (Feature::Fxsr, handler(fxsave::<true>)),
+        Mn::Fxrstor => (Feature::Fxsr, handler(fxrstor::<false>)),
+        Mn::Fxrstor64 => (Feature::Fxsr, handler(fxrstor::<true>)),
+        Mn::Xsave => (Feature::Xsave, handler(xsave::<XSAVE, false>)),
+        Mn::Xsave64 => (Feature::Xsave, handler(xsave::<XSAVE, true>)),
+        Mn::Xsaveopt => (Feature::Xsaveopt, handler(xsave::<XSAVEOPT, false>)),
+        Mn::Xsaveopt64 => (Feature::Xsaveopt, handler(xsave::<XSAVEOPT, true>)),
+        Mn::Xsavec => (Feature::Xsavec, handler(xsave::<XSAVEC, false>)),
+        Mn::Xsavec64 => (Feature::Xsavec, handler(xsave::<XSAVEC, true>)),
+        Mn::Xsaves => (Feature::Xsaves, handler(xsave::<XSAVES, false>)),
+        Mn::Xsaves64 => (Feature::Xsaves, handler(xsave::<XSAVES, true>)),
+        Mn::Xrstor => (Feature::Xsave, handler(xrstor::<false, false>)),
+        Mn::Xrstor64 => (Feature::Xsave, handler(xrstor::<false, true>)),
+        Mn::Xrstors => (Feature::Xsaves, handler(xrstor::<true, false>)),
+        Mn::Xrstors64 => (Feature::Xsaves, handler(xrstor::<true, true>)),
+        Mn::Ldmxcsr => (Feature::Sse, handler(ldmxcsr::<false>)),
+        Mn::Vldmxcsr => (Feature::Avx, handler(ldmxcsr::<true>)),
+        Mn::Stmxcsr => (Feature::Sse, handler(stmxcsr::<false>)),
+        Mn::Vstmxcsr => (Feature::Avx, handler(stmxcsr::<true>)),
+        Mn::Emms => (Feature::Mmx, handler(emms)),
+        Mn::Vzeroupper => (Feature::Avx, handler(vzero::<false>)),
+        Mn::Vzeroall => (Feature::Avx, handler(vzero::<true>)),
+        Mn::Rdpkru => (Feature::Pku, handler(pkru::<false>)),
+        Mn::Wrpkru => (Feature::Pku, handler(pkru::<true>)),
         _ => return None,
     };
     // WRPKRU and XRSTOR* (which may load PKRU) flush the TLB; end the

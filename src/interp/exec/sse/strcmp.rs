@@ -7,6 +7,7 @@
 //! polarity, `imm8[6]` index (least/most significant) or mask (bit/element)
 //! selection. The memory operand needs no alignment.
 
+use crate::interp::exec::handler;
 use iced_x86::Mnemonic as Mn;
 
 use super::{D, V, avx_ok, build, el, load_m, sse_ok};
@@ -177,10 +178,10 @@ fn pcmpstr<const E: bool, const M: bool, const VEX: bool, const MEM: bool>(
 
 fn pick<const E: bool, const M: bool>(d: &D) -> Handler {
     match (d.vex, d.mem) {
-        (true, true) => pcmpstr::<E, M, true, true>,
-        (true, false) => pcmpstr::<E, M, true, false>,
-        (false, true) => pcmpstr::<E, M, false, true>,
-        (false, false) => pcmpstr::<E, M, false, false>,
+        (true, true) => handler(pcmpstr::<E, M, true, true>),
+        (true, false) => handler(pcmpstr::<E, M, true, false>),
+        (false, true) => handler(pcmpstr::<E, M, false, true>),
+        (false, false) => handler(pcmpstr::<E, M, false, false>),
     }
 }
 

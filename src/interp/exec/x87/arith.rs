@@ -2,6 +2,7 @@
 //! FICOM, FCOMI, FUCOMI, FTST), FXAM, FCHS, FABS, FSQRT, FRNDINT, FSCALE,
 //! FXTRACT, FPREM/FPREM1 and the transcendental instructions.
 
+use crate::interp::exec::handler;
 use std::cmp::Ordering;
 
 use iced_x86::{Code, Instruction, MemorySize, Mnemonic, OpKind};
@@ -420,10 +421,10 @@ fn two_results<const K: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
 macro_rules! by_src {
     ($f:ident, $ms:expr $(, $c:expr)*) => {
         match $ms {
-            MemorySize::Float32 => $f::<M32 $(, $c)*> as Handler,
-            MemorySize::Float64 => $f::<M64 $(, $c)*> as Handler,
-            MemorySize::Int16 => $f::<I16 $(, $c)*> as Handler,
-            _ => $f::<I32 $(, $c)*> as Handler,
+            MemorySize::Float32 => handler($f::<M32 $(, $c)*>),
+            MemorySize::Float64 => handler($f::<M64 $(, $c)*>),
+            MemorySize::Int16 => handler($f::<I16 $(, $c)*>),
+            _ => handler($f::<I32 $(, $c)*>),
         }
     };
 }
@@ -431,12 +432,12 @@ macro_rules! by_src {
 macro_rules! by_op {
     ($f:ident, $op:expr, [$($pre:ty),*], [$($post:expr),*]) => {
         match $op {
-            ADD => $f::<$($pre,)* ADD $(, $post)*> as Handler,
-            MUL => $f::<$($pre,)* MUL $(, $post)*> as Handler,
-            SUB => $f::<$($pre,)* SUB $(, $post)*> as Handler,
-            SUBR => $f::<$($pre,)* SUBR $(, $post)*> as Handler,
-            DIV => $f::<$($pre,)* DIV $(, $post)*> as Handler,
-            _ => $f::<$($pre,)* DIVR $(, $post)*> as Handler,
+            ADD => handler($f::<$($pre,)* ADD $(, $post)*>),
+            MUL => handler($f::<$($pre,)* MUL $(, $post)*>),
+            SUB => handler($f::<$($pre,)* SUB $(, $post)*>),
+            SUBR => handler($f::<$($pre,)* SUBR $(, $post)*>),
+            DIV => handler($f::<$($pre,)* DIV $(, $post)*>),
+            _ => handler($f::<$($pre,)* DIVR $(, $post)*>),
         }
     };
 }
@@ -538,25 +539,25 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
             };
             set_fop(insn, op, esc, base | i, ctx);
             match m {
-                Fcom => com_r::<0, false>,
-                Fcomp => com_r::<1, false>,
-                Fucom => com_r::<0, true>,
-                _ => com_r::<1, true>,
+                Fcom => handler(com_r::<0, false>),
+                Fcomp => handler(com_r::<1, false>),
+                Fucom => handler(com_r::<0, true>),
+                _ => handler(com_r::<1, true>),
             }
         }
         Fcompp => {
             op.r0 = 1;
             set_fop(insn, op, 0xDE, 0xD9, ctx);
-            com_r::<2, false>
+            handler(com_r::<2, false>)
         }
         Fucompp => {
             op.r0 = 1;
             set_fop(insn, op, 0xDA, 0xE9, ctx);
-            com_r::<2, true>
+            handler(com_r::<2, true>)
         }
         Fcomi | Fcomip | Fucomi | Fucomip => {
             if !has(Feature::Cmov) {
-                return Some(crate::interp::exec::x87::ctrl::ud);
+                return Some(handler(crate::interp::exec::x87::ctrl::ud));
             }
             op.r0 = i;
             let (esc, base) = match m {
@@ -567,32 +568,32 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
             };
             set_fop(insn, op, esc, base | i, ctx);
             match m {
-                Fcomi => comi::<false, false>,
-                Fcomip => comi::<true, false>,
-                Fucomi => comi::<false, true>,
-                _ => comi::<true, true>,
+                Fcomi => handler(comi::<false, false>),
+                Fcomip => handler(comi::<true, false>),
+                Fucomi => handler(comi::<false, true>),
+                _ => handler(comi::<true, true>),
             }
         }
         _ => {
             let (modrm, h): (u8, Handler) = match m {
-                Ftst => (0xE4, ftst),
-                Fxam => (0xE5, fxam),
-                Fchs => (0xE0, fsign::<true>),
-                Fabs => (0xE1, fsign::<false>),
-                Fsqrt => (0xFA, unary::<SQRT>),
-                Frndint => (0xFC, unary::<RNDINT>),
-                F2xm1 => (0xF0, unary::<F2XM1>),
-                Fsin => (0xFE, unary::<SIN>),
-                Fcos => (0xFF, unary::<COS>),
-                Fscale => (0xFD, binary::<SCALE>),
-                Fprem => (0xF8, binary::<PREM>),
-                Fprem1 => (0xF5, binary::<PREM1>),
-                Fyl2x => (0xF1, binary::<YL2X>),
-                Fyl2xp1 => (0xF9, binary::<YL2XP1>),
-                Fpatan => (0xF3, binary::<PATAN>),
-                Fxtract => (0xF4, two_results::<XTRACT>),
-                Fptan => (0xF2, two_results::<PTAN>),
-                Fsincos => (0xFB, two_results::<SINCOS>),
+                Ftst => (0xE4, handler(ftst)),
+                Fxam => (0xE5, handler(fxam)),
+                Fchs => (0xE0, handler(fsign::<true>)),
+                Fabs => (0xE1, handler(fsign::<false>)),
+                Fsqrt => (0xFA, handler(unary::<SQRT>)),
+                Frndint => (0xFC, handler(unary::<RNDINT>)),
+                F2xm1 => (0xF0, handler(unary::<F2XM1>)),
+                Fsin => (0xFE, handler(unary::<SIN>)),
+                Fcos => (0xFF, handler(unary::<COS>)),
+                Fscale => (0xFD, handler(binary::<SCALE>)),
+                Fprem => (0xF8, handler(binary::<PREM>)),
+                Fprem1 => (0xF5, handler(binary::<PREM1>)),
+                Fyl2x => (0xF1, handler(binary::<YL2X>)),
+                Fyl2xp1 => (0xF9, handler(binary::<YL2XP1>)),
+                Fpatan => (0xF3, handler(binary::<PATAN>)),
+                Fxtract => (0xF4, handler(two_results::<XTRACT>)),
+                Fptan => (0xF2, handler(two_results::<PTAN>)),
+                Fsincos => (0xFB, handler(two_results::<SINCOS>)),
                 _ => return None,
             };
             set_fop(insn, op, 0xD9, modrm, ctx);

@@ -12,6 +12,7 @@
 //! distinguish empty from non-empty: the others are recomputed from the
 //! register contents.
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, MemorySize, Mnemonic};
 
 use super::sf::{self, exc};
@@ -312,29 +313,29 @@ fn nop287(ctx: &mut Ctx, _op: &Op) -> Exec {
 pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Handler> {
     use Mnemonic::*;
     let h: Handler = match insn.mnemonic() {
-        Fninit => finit::<false>,
-        Finit => finit::<true>,
-        Fnclex => fclex::<false>,
-        Fclex => fclex::<true>,
+        Fninit => handler(finit::<false>),
+        Finit => handler(finit::<true>),
+        Fnclex => handler(fclex::<false>),
+        Fclex => handler(fclex::<true>),
         Fnstsw if insn.op_count() > 0 && insn.op0_kind() != iced_x86::OpKind::Memory => {
-            fstsw_ax::<false>
+            handler(fstsw_ax::<false>)
         }
         Fstsw if insn.op_count() > 0 && insn.op0_kind() != iced_x86::OpKind::Memory => {
-            fstsw_ax::<true>
+            handler(fstsw_ax::<true>)
         }
-        Fnstsw => fstsw_m::<false>,
-        Fstsw => fstsw_m::<true>,
-        Fnstcw => fstcw::<false>,
-        Fstcw => fstcw::<true>,
-        Fldcw => fldcw,
-        Fnstenv => fstenv::<false>,
-        Fstenv => fstenv::<true>,
-        Fldenv => fldenv,
-        Fnsave => fsave::<false>,
-        Fsave => fsave::<true>,
-        Frstor => frstor,
-        Fneni | Fndisi | Fnsetpm => nop287,
-        Feni | Fdisi | Fsetpm => fnop_wait,
+        Fnstsw => handler(fstsw_m::<false>),
+        Fstsw => handler(fstsw_m::<true>),
+        Fnstcw => handler(fstcw::<false>),
+        Fstcw => handler(fstcw::<true>),
+        Fldcw => handler(fldcw),
+        Fnstenv => handler(fstenv::<false>),
+        Fstenv => handler(fstenv::<true>),
+        Fldenv => handler(fldenv),
+        Fnsave => handler(fsave::<false>),
+        Fsave => handler(fsave::<true>),
+        Frstor => handler(frstor),
+        Fneni | Fndisi | Fnsetpm => handler(nop287),
+        Feni | Fdisi | Fsetpm => handler(fnop_wait),
         _ => return None,
     };
     let ms = insn.memory_size();

@@ -2,6 +2,7 @@
 //! FBSTP), the constants (FLD1 … FLDZ), FXCH, FCMOVcc, FFREE(P),
 //! FINCSTP/FDECSTP and FNOP.
 
+use crate::interp::exec::handler;
 use iced_x86::{Code, Instruction, MemorySize, Mnemonic, OpKind};
 
 use super::arith::{I16, I32, I64, M32, M64, MemSrc};
@@ -310,36 +311,36 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
     };
     let (esc, modrm, h): (u8, u16, Handler) = match m {
         Fld if mem => match ms {
-            MemorySize::Float32 => (0xD9, 0, fld_m::<M32, false>),
-            MemorySize::Float64 => (0xDD, 0, fld_m::<M64, false>),
-            _ => (0xDB, 5 << 3, fld_m80::<false>),
+            MemorySize::Float32 => (0xD9, 0, handler(fld_m::<M32, false>)),
+            MemorySize::Float64 => (0xDD, 0, handler(fld_m::<M64, false>)),
+            _ => (0xDB, 5 << 3, handler(fld_m80::<false>)),
         },
-        Fld => (0xD9, 0xC0 | u16::from(i), fld_r),
+        Fld => (0xD9, 0xC0 | u16::from(i), handler(fld_r)),
         Fild => match ms {
-            MemorySize::Int16 => (0xDF, 0, fld_m::<I16, true>),
-            MemorySize::Int32 => (0xDB, 0, fld_m::<I32, true>),
-            _ => (0xDF, 5 << 3, fld_m::<I64, true>),
+            MemorySize::Int16 => (0xDF, 0, handler(fld_m::<I16, true>)),
+            MemorySize::Int32 => (0xDB, 0, handler(fld_m::<I32, true>)),
+            _ => (0xDF, 5 << 3, handler(fld_m::<I64, true>)),
         },
-        Fbld => (0xDF, 4 << 3, fld_m80::<true>),
-        Fld1 => (0xD9, 0xE8, fldc::<{ sfx::ONE }>),
-        Fldl2t => (0xD9, 0xE9, fldc::<{ sfx::L2T }>),
-        Fldl2e => (0xD9, 0xEA, fldc::<{ sfx::L2E }>),
-        Fldpi => (0xD9, 0xEB, fldc::<{ sfx::PI }>),
-        Fldlg2 => (0xD9, 0xEC, fldc::<{ sfx::LG2 }>),
-        Fldln2 => (0xD9, 0xED, fldc::<{ sfx::LN2 }>),
-        Fldz => (0xD9, 0xEE, fldc::<{ sfx::ZERO }>),
+        Fbld => (0xDF, 4 << 3, handler(fld_m80::<true>)),
+        Fld1 => (0xD9, 0xE8, handler(fldc::<{ sfx::ONE }>)),
+        Fldl2t => (0xD9, 0xE9, handler(fldc::<{ sfx::L2T }>)),
+        Fldl2e => (0xD9, 0xEA, handler(fldc::<{ sfx::L2E }>)),
+        Fldpi => (0xD9, 0xEB, handler(fldc::<{ sfx::PI }>)),
+        Fldlg2 => (0xD9, 0xEC, handler(fldc::<{ sfx::LG2 }>)),
+        Fldln2 => (0xD9, 0xED, handler(fldc::<{ sfx::LN2 }>)),
+        Fldz => (0xD9, 0xEE, handler(fldc::<{ sfx::ZERO }>)),
         Fst | Fstp if mem => {
             let pop = m == Fstp;
             let reg = if pop { 3 << 3 } else { 2 << 3 };
             match (ms, pop) {
-                (MemorySize::Float32, false) => (0xD9, reg, fst_m::<false, false>),
-                (MemorySize::Float32, true) => (0xD9, reg, fst_m::<false, true>),
-                (MemorySize::Float64, false) => (0xDD, reg, fst_m::<true, false>),
-                (MemorySize::Float64, true) => (0xDD, reg, fst_m::<true, true>),
-                _ => (0xDB, 7 << 3, fstp_m80::<false>),
+                (MemorySize::Float32, false) => (0xD9, reg, handler(fst_m::<false, false>)),
+                (MemorySize::Float32, true) => (0xD9, reg, handler(fst_m::<false, true>)),
+                (MemorySize::Float64, false) => (0xDD, reg, handler(fst_m::<true, false>)),
+                (MemorySize::Float64, true) => (0xDD, reg, handler(fst_m::<true, true>)),
+                _ => (0xDB, 7 << 3, handler(fstp_m80::<false>)),
             }
         }
-        Fst => (0xDD, 0xD0 | u16::from(i), fst_r::<false>),
+        Fst => (0xDD, 0xD0 | u16::from(i), handler(fst_r::<false>)),
         Fstp | Fstpnce => {
             let (esc, base) = match insn.code() {
                 Code::Fstp_sti_DFD0 => (0xDF, 0xD0),
@@ -347,28 +348,28 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
                 Code::Fstpnce_sti => (0xD9, 0xD8),
                 _ => (0xDD, 0xD8),
             };
-            (esc, base | u16::from(i), fst_r::<true>)
+            (esc, base | u16::from(i), handler(fst_r::<true>))
         }
-        Fbstp => (0xDF, 6 << 3, fstp_m80::<true>),
+        Fbstp => (0xDF, 6 << 3, handler(fstp_m80::<true>)),
         Fist | Fistp => {
             let pop = m == Fistp;
             let reg = if pop { 3 << 3 } else { 2 << 3 };
             match (ms, pop) {
-                (MemorySize::Int16, false) => (0xDF, reg, fist::<16, false, false>),
-                (MemorySize::Int16, true) => (0xDF, reg, fist::<16, true, false>),
-                (MemorySize::Int32, false) => (0xDB, reg, fist::<32, false, false>),
-                (MemorySize::Int32, true) => (0xDB, reg, fist::<32, true, false>),
-                _ => (0xDF, 7 << 3, fist::<64, true, false>),
+                (MemorySize::Int16, false) => (0xDF, reg, handler(fist::<16, false, false>)),
+                (MemorySize::Int16, true) => (0xDF, reg, handler(fist::<16, true, false>)),
+                (MemorySize::Int32, false) => (0xDB, reg, handler(fist::<32, false, false>)),
+                (MemorySize::Int32, true) => (0xDB, reg, handler(fist::<32, true, false>)),
+                _ => (0xDF, 7 << 3, handler(fist::<64, true, false>)),
             }
         }
         Fisttp => {
             if !has(Feature::Sse3) {
-                return Some(super::ctrl::ud);
+                return Some(handler(super::ctrl::ud));
             }
             match ms {
-                MemorySize::Int16 => (0xDF, 1 << 3, fist::<16, true, true>),
-                MemorySize::Int32 => (0xDB, 1 << 3, fist::<32, true, true>),
-                _ => (0xDD, 1 << 3, fist::<64, true, true>),
+                MemorySize::Int16 => (0xDF, 1 << 3, handler(fist::<16, true, true>)),
+                MemorySize::Int32 => (0xDB, 1 << 3, handler(fist::<32, true, true>)),
+                _ => (0xDD, 1 << 3, handler(fist::<64, true, true>)),
             }
         }
         Fxch => {
@@ -377,11 +378,11 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
                 Code::Fxch_st0_sti_DFC8 => 0xDF,
                 _ => 0xD9,
             };
-            (esc, 0xC8 | u16::from(i), fxch)
+            (esc, 0xC8 | u16::from(i), handler(fxch))
         }
         Fcmovb | Fcmove | Fcmovbe | Fcmovu | Fcmovnb | Fcmovne | Fcmovnbe | Fcmovnu => {
             if !has(Feature::Cmov) {
-                return Some(super::ctrl::ud);
+                return Some(handler(super::ctrl::ud));
             }
             // (condition code, escape byte, ModR/M base)
             let (cc, esc, base) = match m {
@@ -394,13 +395,13 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Handler> {
                 Fcmovnbe => (7, 0xDB, 0xD0),
                 _ => (11, 0xDB, 0xD8),
             };
-            (esc, base | u16::from(i) | cc << 8, fcmov)
+            (esc, base | u16::from(i) | cc << 8, handler(fcmov))
         }
-        Ffree => (0xDD, 0xC0 | u16::from(i), ffree::<false>),
-        Ffreep => (0xDF, 0xC0 | u16::from(i), ffree::<true>),
-        Fincstp => (0xD9, 0xF7, fstp_move::<1>),
-        Fdecstp => (0xD9, 0xF6, fstp_move::<7>),
-        Fnop => (0xD9, 0xD0, fnop),
+        Ffree => (0xDD, 0xC0 | u16::from(i), handler(ffree::<false>)),
+        Ffreep => (0xDF, 0xC0 | u16::from(i), handler(ffree::<true>)),
+        Fincstp => (0xD9, 0xF7, handler(fstp_move::<1>)),
+        Fdecstp => (0xD9, 0xF6, handler(fstp_move::<7>)),
+        Fnop => (0xD9, 0xD0, handler(fnop)),
         _ => return None,
     };
     op.r0 = i;

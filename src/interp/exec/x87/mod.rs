@@ -40,9 +40,10 @@ pub mod trans;
 #[cfg(test)]
 mod tests;
 
+use crate::interp::exec::handler;
 use iced_x86::{Instruction, Mnemonic, Register};
 
-use super::{Ctx, Exec, Handler, Op, Stop};
+use super::{Ctx, Exec, Op, Stop};
 use crate::interp::decode::Decoded;
 use crate::interp::events::vec;
 use crate::model::Feature;
@@ -376,13 +377,13 @@ fn no_fpu(ctx: &mut Ctx, _op: &Op) -> Exec {
 pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
     let m = insn.mnemonic();
     if m == Mnemonic::Wait {
-        return Decoded::next(ctrl::fwait as Handler);
+        return Decoded::next(handler(ctrl::fwait));
     }
     let h = arith::decode(insn, op, ctx)
         .or_else(|| ldst::decode(insn, op, ctx))
         .or_else(|| ctrl::decode(insn, op, ctx))?;
     if !ctx.cpu.model().has(Feature::Fpu) {
-        return Decoded::next(no_fpu);
+        return Decoded::next(handler(no_fpu));
     }
     Decoded::next(h)
 }
