@@ -78,6 +78,11 @@ pub mod attn {
     /// stops after the current iteration), or a SYSCALL/SYSRET asks for
     /// its single-step check (`debug::tf_at_end`).
     pub const DEBUG: u32 = 1 << 5;
+    /// An instruction-boundary condition may have come into effect (TF,
+    /// RF, DR7 breakpoints; the interrupt shadow raises EVENT): the block
+    /// loop, which checks them only when it starts, must return so they
+    /// are checked. Needs no other handling.
+    pub const STEP: u32 = 1 << 6;
 }
 
 /// Interpreter statistics for `--stats`.
@@ -239,6 +244,9 @@ impl Cpu {
         if (old ^ self.rflags) & (rflags::IF | rflags::TF) != 0 {
             self.attention |= attn::EVENT;
         }
+        if self.rflags & rflags::RF != 0 {
+            self.attention |= attn::STEP;
+        }
     }
 
     /// Virtual time now, in nanoseconds.
@@ -349,6 +357,9 @@ impl Cpu {
         self.fetch_mode = super::decode::compute_fetch_mode(self);
         let data_armed = self.dbg.data != 0;
         self.dbg.refresh(&self.s);
+        if self.dbg.active {
+            self.attention |= attn::STEP;
+        }
         if self.dbg.data != 0 && !data_armed {
             // From now on the TLB grants no data access (see `fill_tlb`):
             // drop what it granted so far.

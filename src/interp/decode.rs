@@ -60,6 +60,17 @@ pub fn compute_fetch_mode(cpu: &super::cpu::Cpu) -> u64 {
     u64::from(cpu.code_bits) | m << 8 | u64::from(cpu.tlb.user()) << 16 | u64::from(limit) << 32
 }
 
+/// Can the op's memory operand take the 64-bit flat fast path (linear
+/// address = effective address; see [`Ctx::host_fast`])? 64-bit code, a
+/// 64-bit address size and a segment other than FS/GS.
+pub fn flat64(op: &Op, ctx: &Ctx) -> bool {
+    ctx.cpu.mode == Mode::Long
+        && ctx.cpu.code_bits == 64
+        && op.asize == 2
+        && op.seg != SegReg::Fs as u8
+        && op.seg != SegReg::Gs as u8
+}
+
 /// Register number of a general register: 0–15 by encoding, 16–19 for
 /// AH/CH/DH/BH; None for anything else.
 pub fn gpr(r: Register) -> Option<u8> {

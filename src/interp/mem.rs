@@ -307,7 +307,7 @@ enum Phys {
 }
 
 #[inline(always)]
-fn load_le(p: *const u8, n: usize) -> u64 {
+pub(crate) fn load_le(p: *const u8, n: usize) -> u64 {
     // SAFETY: callers pass a pointer into a RAM page with at least `n`
     // bytes left in the page (checked by `Tlb::hit` or by `phys_ptr`).
     unsafe {
@@ -321,7 +321,7 @@ fn load_le(p: *const u8, n: usize) -> u64 {
 }
 
 #[inline(always)]
-fn store_le(p: *mut u8, n: usize, v: u64) {
+pub(crate) fn store_le(p: *mut u8, n: usize, v: u64) {
     // SAFETY: as for `load_le`.
     unsafe {
         match n {
@@ -436,26 +436,47 @@ impl Ctx<'_> {
         self.read_slow(la, size, self.requester())
     }
 
-    /// The whole fast path of a read of the op's memory operand: a segment
-    /// needing no check and a TLB hit. `None` sends the caller to the full
-    /// path ([`Ctx::load`]), which handles (or faults) everything else.
+    /// The whole fast path of an access to the op's memory operand: a
+    /// segment needing no check and a TLB hit give the host pointer.
+    /// `None` sends the caller to the full path ([`Ctx::load`],
+    /// [`Ctx::store`]), which handles (or faults) everything else.
     /// Handlers call that from a separate, non-inlined function so that
     /// the fast path needs no stack frame.
+    ///
+    /// `FLAT`: the op was decoded as 64-bit code with a 64-bit address
+    /// and a segment other than FS/GS ([`crate::interp::decode::flat64`]),
+    /// so its linear address is its effective address (SDM Vol. 3A 5.2:
+    /// no base, limit or rights in 64-bit mode). Blocks are keyed by the
+    /// fetch mode, so the op only ever runs in 64-bit mode. Canonical
+    /// checks are not needed on a TLB hit: the TLB is only filled for
+    /// canonical addresses and compares every address bit.
     #[inline(always)]
-    pub fn load_fast<W: Width>(&self, op: &Op) -> Option<u64> {
-        let la = self.linear_fast(op, false)?;
-        let p = self.cpu.tlb.hit(la, W::BYTES, Access::Read)?;
+    pub fn host_fast<W: Width, const FLAT: bool>(&self, op: &Op, write: bool) -> Option<*mut u8> {
+        let la = if FLAT {
+            let r = &self.cpu.regs;
+            r[op.base as usize & 31]
+                .wrapping_add(r[op.index as usize & 31] << (op.scale & 3))
+                .wrapping_add(op.disp)
+        } else {
+            self.linear_fast(op, write)?
+        };
+        let acc = if write { Access::Write } else { Access::Read };
+        self.cpu.tlb.hit(la, W::BYTES, acc)
+    }
+
+    /// The fast path of a read of the op's memory operand (see
+    /// [`Self::host_fast`]).
+    #[inline(always)]
+    pub fn load_fast<W: Width, const FLAT: bool>(&self, op: &Op) -> Option<u64> {
+        let p = self.host_fast::<W, FLAT>(op, false)?;
         Some(load_le(p, W::BYTES))
     }
 
     /// The fast path of a write of the op's memory operand; `false` sends
     /// the caller to [`Ctx::store`].
     #[inline(always)]
-    pub fn store_fast<W: Width>(&mut self, op: &Op, v: u64) -> bool {
-        let Some(la) = self.linear_fast(op, true) else {
-            return false;
-        };
-        match self.cpu.tlb.hit(la, W::BYTES, Access::Write) {
+    pub fn store_fast<W: Width, const FLAT: bool>(&mut self, op: &Op, v: u64) -> bool {
+        match self.host_fast::<W, FLAT>(op, true) {
             Some(p) => {
                 store_le(p, W::BYTES, v);
                 true
@@ -471,14 +492,8 @@ impl Ctx<'_> {
         if !(if write { c.flat_write } else { c.flat_read }) {
             return None;
         }
-        let la = c.base.wrapping_add(ea) & c.mask;
-        if c.stack_canonical {
-            let sh = self.cpu.canon_shift;
-            if ((la << sh) as i64 >> sh) as u64 != la {
-                return None;
-            }
-        }
-        Some(la)
+        // No canonical check: see `host_fast`.
+        Some(c.base.wrapping_add(ea) & c.mask)
     }
 
     /// Writes `size` bytes at linear address `la`.

@@ -329,28 +329,32 @@ fn find_block_slow(
 /// the budget ending at instruction count `end` is used, or an
 /// instruction-boundary condition (TF, RF, interrupt shadow, DR7) needs
 /// the one-at-a-time path.
+///
+/// Those conditions are checked once, here: whatever brings one into
+/// effect also sets an attention bit (`attn::STEP`, `attn::EVENT`), which
+/// stops the chain and returns to the outer loop.
 fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACHE], end: u64) {
+    // Bounds REP string iterations by the instruction budget.
+    ctx.cpu.rep_end = end;
+    if ctx.cpu.s.events.interrupt_shadow != 0
+        || ctx.cpu.rflags & (rflags::TF | rflags::RF) != 0
+        || ctx.cpu.dbg.active
+    {
+        execute_one(ctx, cache, rc);
+        return;
+    }
     loop {
-        let remaining = end - ctx.cpu.icount;
-        // Bounds REP string iterations by the instruction budget.
-        ctx.cpu.rep_end = end;
-        if ctx.cpu.s.events.interrupt_shadow != 0
-            || ctx.cpu.rflags & (rflags::TF | rflags::RF) != 0
-            || ctx.cpu.dbg.active
-        {
-            execute_one(ctx, cache, rc);
-            return;
-        }
         let Some((first, len)) = find_block(ctx, cache, rc) else {
             return;
         };
         let first = first as usize;
+        let remaining = end.saturating_sub(ctx.cpu.icount);
         if remaining < u64::from(len) {
             // The budget ends inside this block: one instruction at a time.
-            let Some(op) = cache.ops.get(first) else {
-                return;
-            };
-            if run_one_op(ctx, op) == Why::Fault {
+            if remaining != 0
+                && let Some(op) = cache.ops.get(first)
+                && run_one_op(ctx, op) == Why::Fault
+            {
                 deliver_fault(ctx);
             }
             return;
@@ -365,8 +369,14 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_
         // SAFETY: `halt.op` points into `ops`, which is still borrowed.
         let stopped = unsafe { &*halt.op };
         match halt.why {
+            // Every op completed, and each checked the attention word.
             Why::End => ctx.cpu.rip = stopped.rip,
-            Why::Jump => {}
+            // A taken branch set RIP; it may have written memory.
+            Why::Jump => {
+                if ctx.cpu.attention != 0 {
+                    return;
+                }
+            }
             Why::Exit => {
                 ctx.cpu.rip = stopped.next_rip;
                 return;
@@ -377,9 +387,7 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_
                 return;
             }
         }
-        // A taken branch set RIP itself; either way go on with the next
-        // block unless something needs the outer loop.
-        if ctx.cpu.attention != 0 || ctx.cpu.icount >= end {
+        if ctx.cpu.icount >= end {
             return;
         }
     }

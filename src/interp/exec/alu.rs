@@ -6,8 +6,9 @@ use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Op, Width, operand_bits};
 use crate::by_width;
-use crate::interp::decode::{Decoded, imm, is_imm};
+use crate::interp::decode::{Decoded, flat64, imm, is_imm};
 use crate::interp::flags::LazyFlags;
+use crate::interp::mem::{load_le, store_le};
 
 pub const ADD: u8 = 0;
 pub const OR: u8 = 1;
@@ -82,30 +83,69 @@ fn alu_rr<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 
-fn alu_rm<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+#[inline(always)]
+fn alu_rm<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let Some(b) = ctx.load_fast::<W, FLAT>(op) else {
+        return alu_rm_full::<W, OP>(ctx, op);
+    };
+    alu_reg_with::<W, OP>(ctx, op, b);
+    Ok(())
+}
+#[inline(never)]
+fn alu_rm_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let b = ctx.load::<W>(op)?;
+    alu_reg_with::<W, OP>(ctx, op, b);
+    Ok(())
+}
+/// `r0 = r0 OP b` with flags.
+#[inline(always)]
+fn alu_reg_with<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op, b: u64) {
     let a = ctx.reg::<W>(op.r0);
     let (r, f) = compute::<W, OP>(&ctx.cpu.lf, a, b);
     ctx.cpu.lf = f;
     if writes(OP) {
         ctx.set_reg::<W>(op.r0, r);
     }
-    Ok(())
 }
 
-fn alu_mr<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+/// `m = m OP b` with flags, through the fast path when the operand is in a
+/// writable (or, for CMP/TEST, readable) TLB entry.
+#[inline(always)]
+fn alu_mem_fast<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op, b: u64) -> bool {
+    let Some(p) = ctx.host_fast::<W, FLAT>(op, writes(OP)) else {
+        return false;
+    };
+    let a = load_le(p, W::BYTES);
+    let (r, f) = compute::<W, OP>(&ctx.cpu.lf, a, b);
+    if writes(OP) {
+        store_le(p, W::BYTES, r);
+    }
+    ctx.cpu.lf = f;
+    true
+}
+/// `m = m OP b` through the full memory path.
+#[inline(never)]
+fn alu_mem_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op, b: u64) -> Exec {
     let a = if writes(OP) {
         ctx.load_rmw::<W>(op)?
     } else {
         ctx.load::<W>(op)?
     };
-    let b = ctx.reg::<W>(op.r1);
     let (r, f) = compute::<W, OP>(&ctx.cpu.lf, a, b);
     if writes(OP) {
         ctx.store::<W>(op, r)?;
     }
     ctx.cpu.lf = f;
     Ok(())
+}
+
+#[inline(always)]
+fn alu_mr<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let b = ctx.reg::<W>(op.r1);
+    if alu_mem_fast::<W, OP, FLAT>(ctx, op, b) {
+        return Ok(());
+    }
+    alu_mem_full::<W, OP>(ctx, op, b)
 }
 
 fn alu_ri<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
@@ -118,18 +158,13 @@ fn alu_ri<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 
-fn alu_mi<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let a = if writes(OP) {
-        ctx.load_rmw::<W>(op)?
-    } else {
-        ctx.load::<W>(op)?
-    };
-    let (r, f) = compute::<W, OP>(&ctx.cpu.lf, a, op.imm & W::MASK);
-    if writes(OP) {
-        ctx.store::<W>(op, r)?;
+#[inline(always)]
+fn alu_mi<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let b = op.imm & W::MASK;
+    if alu_mem_fast::<W, OP, FLAT>(ctx, op, b) {
+        return Ok(());
     }
-    ctx.cpu.lf = f;
-    Ok(())
+    alu_mem_full::<W, OP>(ctx, op, b)
 }
 
 /// Unary operations.
@@ -284,9 +319,28 @@ macro_rules! pick2 {
             _ => return None,
         }
     };
+    (flat $f:ident, $flat:expr, $bits:expr, $op:expr, [$($c:ident),*]) => {
+        if $flat {
+            match $op {
+                $( $c => by_width!($bits, $f, $c, true), )*
+                _ => return None,
+            }
+        } else {
+            match $op {
+                $( $c => by_width!($bits, $f, $c, false), )*
+                _ => return None,
+            }
+        }
+    };
+    (pure $f:ident, $bits:expr, $op:expr, [$($c:ident),*]) => {
+        match $op {
+            $( $c => $crate::by_width_pure!($bits, $f, $c), )*
+            _ => return None,
+        }
+    };
 }
 
-pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
+pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
     let code = match insn.mnemonic() {
         Mnemonic::Add => ADD,
         Mnemonic::Or => OR,
@@ -319,7 +373,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
             };
             let bits = operand_bits(insn, 0);
             let h = match insn.op0_kind() {
-                OpKind::Register => pick2!(unary_r, bits, u, [INC, DEC, NEG, NOT]),
+                OpKind::Register => pick2!(pure unary_r, bits, u, [INC, DEC, NEG, NOT]),
                 OpKind::Memory => pick2!(unary_m, bits, u, [INC, DEC, NEG, NOT]),
                 _ => return None,
             };
@@ -329,12 +383,13 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
     };
     let (k0, k1) = (insn.op0_kind(), insn.op1_kind());
     let bits = operand_bits(insn, 0);
+    let flat = flat64(op, ctx);
     let all = [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST];
     let _ = all;
     let h = match (k0, k1) {
         (OpKind::Register, OpKind::Register) => {
             pick2!(
-                alu_rr,
+                pure alu_rr,
                 bits,
                 code,
                 [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST]
@@ -342,7 +397,8 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
         }
         (OpKind::Register, OpKind::Memory) => {
             pick2!(
-                alu_rm,
+                flat alu_rm,
+                flat,
                 bits,
                 code,
                 [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST]
@@ -350,7 +406,8 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
         }
         (OpKind::Memory, OpKind::Register) => {
             pick2!(
-                alu_mr,
+                flat alu_mr,
+                flat,
                 bits,
                 code,
                 [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST]
@@ -359,7 +416,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
         (OpKind::Register, k) if is_imm(k) => {
             op.imm = imm(insn, 1);
             pick2!(
-                alu_ri,
+                pure alu_ri,
                 bits,
                 code,
                 [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST]
@@ -368,7 +425,8 @@ pub fn decode(insn: &Instruction, op: &mut Op, _ctx: &Ctx) -> Option<Decoded> {
         (OpKind::Memory, k) if is_imm(k) => {
             op.imm = imm(insn, 1);
             pick2!(
-                alu_mi,
+                flat alu_mi,
+                flat,
                 bits,
                 code,
                 [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST]

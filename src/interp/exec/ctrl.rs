@@ -2,7 +2,7 @@
 //! and far), IRET, INT n / INT3 / INTO / INT1 (SDM Vol. 2A/2B). The
 //! protected-mode far-transfer rules are in `far.rs`.
 
-use crate::interp::exec::handler;
+use crate::interp::exec::{handler, pure};
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
 use super::far;
@@ -70,22 +70,22 @@ fn jcc_ok<const CC: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 const JCC_OK: [Handler; 16] = [
-    handler(jcc_ok::<0>),
-    handler(jcc_ok::<1>),
-    handler(jcc_ok::<2>),
-    handler(jcc_ok::<3>),
-    handler(jcc_ok::<4>),
-    handler(jcc_ok::<5>),
-    handler(jcc_ok::<6>),
-    handler(jcc_ok::<7>),
-    handler(jcc_ok::<8>),
-    handler(jcc_ok::<9>),
-    handler(jcc_ok::<10>),
-    handler(jcc_ok::<11>),
-    handler(jcc_ok::<12>),
-    handler(jcc_ok::<13>),
-    handler(jcc_ok::<14>),
-    handler(jcc_ok::<15>),
+    pure(jcc_ok::<0>),
+    pure(jcc_ok::<1>),
+    pure(jcc_ok::<2>),
+    pure(jcc_ok::<3>),
+    pure(jcc_ok::<4>),
+    pure(jcc_ok::<5>),
+    pure(jcc_ok::<6>),
+    pure(jcc_ok::<7>),
+    pure(jcc_ok::<8>),
+    pure(jcc_ok::<9>),
+    pure(jcc_ok::<10>),
+    pure(jcc_ok::<11>),
+    pure(jcc_ok::<12>),
+    pure(jcc_ok::<13>),
+    pure(jcc_ok::<14>),
+    pure(jcc_ok::<15>),
 ];
 
 fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
@@ -267,7 +267,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
                 op.imm = insn.near_branch_target();
                 if near_target_ok(ctx.cpu, op.imm) {
-                    handler(jmp_rel_ok)
+                    pure(jmp_rel_ok)
                 } else {
                     handler(jmp_rel)
                 }

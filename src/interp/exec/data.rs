@@ -3,15 +3,15 @@
 //! LAHF/SAHF, XLAT, CMPXCHG, CMPXCHG8B/16B, XADD, MOVBE, and the
 //! no-operation hints (NOP, PAUSE, ENDBR, prefetches, fences).
 
-use crate::interp::exec::handler;
+use crate::interp::exec::{handler, pure};
 use iced_x86::{ConditionCode, Instruction, Mnemonic, OpKind, Register};
 
 use super::{Ctx, Exec, Handler, Op, Stop, W8, W16, W32, W64, Width, operand_bits};
-use crate::by_width;
 use crate::interp::cpu::attn;
-use crate::interp::decode::{Decoded, imm, is_imm, sreg};
+use crate::interp::decode::{Decoded, flat64, imm, is_imm, sreg};
 use crate::interp::exec::alu;
 use crate::state::{SegReg, rflags, shadow};
+use crate::{by_width, by_width_pure};
 
 /// Condition-code number 0–15 of a Jcc/SETcc/CMOVcc instruction.
 pub fn cc_of(insn: &Instruction) -> Option<u8> {
@@ -28,8 +28,9 @@ fn mov_rr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 // segment, TLB hit) inline, and the full path in a separate function the
 // fast path tail-calls, so the fast path needs no stack frame.
 
-fn mov_rm<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
-    match ctx.load_fast::<W>(op) {
+#[inline(always)]
+fn mov_rm<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    match ctx.load_fast::<W, FLAT>(op) {
         Some(v) => {
             ctx.set_reg::<W>(op.r0, v);
             Ok(())
@@ -43,9 +44,10 @@ fn mov_rm_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.set_reg::<W>(op.r0, v);
     Ok(())
 }
-fn mov_mr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+#[inline(always)]
+fn mov_mr<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = ctx.reg::<W>(op.r1);
-    if ctx.store_fast::<W>(op, v) {
+    if ctx.store_fast::<W, FLAT>(op, v) {
         return Ok(());
     }
     mov_mr_full::<W>(ctx, op)
@@ -59,8 +61,9 @@ fn mov_ri<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.set_reg::<W>(op.r0, op.imm);
     Ok(())
 }
-fn mov_mi<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
-    if ctx.store_fast::<W>(op, op.imm) {
+#[inline(always)]
+fn mov_mi<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    if ctx.store_fast::<W, FLAT>(op, op.imm) {
         return Ok(());
     }
     mov_mi_full::<W>(ctx, op)
@@ -70,54 +73,56 @@ fn mov_mi_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.store::<W>(op, op.imm)
 }
 
-/// MOVZX/MOVSX/MOVSXD: source width S (bits in `op.imm2`), destination W.
-fn ext_r<W: Width, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let sbits = u32::from(op.imm2);
-    let v = match sbits {
-        8 => ctx.reg::<W8>(op.r1),
-        16 => ctx.reg::<W16>(op.r1),
-        _ => ctx.reg::<W32>(op.r1),
-    };
-    let v = if SIGNED {
-        crate::interp::flags::sext(v, sbits)
+/// Reads register `n` at `SBITS` (8, 16 or 32) bits.
+#[inline(always)]
+fn reg_bits<const SBITS: u32>(ctx: &Ctx, n: u8) -> u64 {
+    match SBITS {
+        8 => ctx.reg::<W8>(n),
+        16 => ctx.reg::<W16>(n),
+        _ => ctx.reg::<W32>(n),
+    }
+}
+
+/// Zero- or sign-extends a `SBITS`-bit source for MOVZX/MOVSX/MOVSXD.
+#[inline(always)]
+fn extend<const SBITS: u32, const SIGNED: bool>(v: u64) -> u64 {
+    if SIGNED {
+        crate::interp::flags::sext(v, SBITS)
     } else {
         v
-    };
+    }
+}
+
+/// MOVZX/MOVSX/MOVSXD: source width `SBITS`, destination W.
+fn ext_r<W: Width, const SBITS: u32, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let v = extend::<SBITS, SIGNED>(reg_bits::<SBITS>(ctx, op.r1));
     ctx.set_reg::<W>(op.r0, v & W::MASK);
     Ok(())
 }
-fn ext_m<W: Width, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let sbits = u32::from(op.imm2);
-    let fast = match sbits {
-        8 => ctx.load_fast::<W8>(op),
-        16 => ctx.load_fast::<W16>(op),
-        _ => ctx.load_fast::<W32>(op),
+#[inline(always)]
+fn ext_m<W: Width, const SBITS: u32, const SIGNED: bool, const FLAT: bool>(
+    ctx: &mut Ctx,
+    op: &Op,
+) -> Exec {
+    let fast = match SBITS {
+        8 => ctx.load_fast::<W8, FLAT>(op),
+        16 => ctx.load_fast::<W16, FLAT>(op),
+        _ => ctx.load_fast::<W32, FLAT>(op),
     };
     let Some(v) = fast else {
-        return ext_m_full::<W, SIGNED>(ctx, op);
+        return ext_m_full::<W, SBITS, SIGNED>(ctx, op);
     };
-    let v = if SIGNED {
-        crate::interp::flags::sext(v, sbits)
-    } else {
-        v
-    };
-    ctx.set_reg::<W>(op.r0, v & W::MASK);
+    ctx.set_reg::<W>(op.r0, extend::<SBITS, SIGNED>(v) & W::MASK);
     Ok(())
 }
 #[inline(never)]
-fn ext_m_full<W: Width, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let sbits = u32::from(op.imm2);
-    let v = match sbits {
+fn ext_m_full<W: Width, const SBITS: u32, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let v = match SBITS {
         8 => ctx.load::<W8>(op)?,
         16 => ctx.load::<W16>(op)?,
         _ => ctx.load::<W32>(op)?,
     };
-    let v = if SIGNED {
-        crate::interp::flags::sext(v, sbits)
-    } else {
-        v
-    };
-    ctx.set_reg::<W>(op.r0, v & W::MASK);
+    ctx.set_reg::<W>(op.r0, extend::<SBITS, SIGNED>(v) & W::MASK);
     Ok(())
 }
 
@@ -444,31 +449,52 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 return None; // MOV CRn/DRn: system.rs
             }
             match (k0, k1) {
-                (OpKind::Register, OpKind::Register) => by_width!(bits, mov_rr),
-                (OpKind::Register, OpKind::Memory) => by_width!(bits, mov_rm),
-                (OpKind::Memory, OpKind::Register) => by_width!(bits, mov_mr),
+                (OpKind::Register, OpKind::Register) => by_width_pure!(bits, mov_rr),
+                (OpKind::Register, OpKind::Memory) if flat64(op, ctx) => {
+                    by_width!(bits, mov_rm, true)
+                }
+                (OpKind::Register, OpKind::Memory) => by_width!(bits, mov_rm, false),
+                (OpKind::Memory, OpKind::Register) if flat64(op, ctx) => {
+                    by_width!(bits, mov_mr, true)
+                }
+                (OpKind::Memory, OpKind::Register) => by_width!(bits, mov_mr, false),
                 (OpKind::Register, k) if is_imm(k) => {
                     op.imm = imm(insn, 1);
-                    by_width!(bits, mov_ri)
+                    by_width_pure!(bits, mov_ri)
                 }
                 (OpKind::Memory, k) if is_imm(k) => {
                     op.imm = imm(insn, 1);
-                    by_width!(bits, mov_mi)
+                    if flat64(op, ctx) {
+                        by_width!(bits, mov_mi, true)
+                    } else {
+                        by_width!(bits, mov_mi, false)
+                    }
                 }
                 _ => return None,
             }
         }
         Mnemonic::Movzx | Mnemonic::Movsx | Mnemonic::Movsxd => {
             let signed = insn.mnemonic() != Mnemonic::Movzx;
-            op.imm2 = operand_bits(insn, 1) as u16;
-            match (k1, signed) {
-                (OpKind::Register, false) => by_width!(bits, ext_r, false),
-                (OpKind::Register, true) => by_width!(bits, ext_r, true),
-                (_, false) => by_width!(bits, ext_m, false),
-                (_, true) => by_width!(bits, ext_m, true),
+            let reg = k1 == OpKind::Register;
+            let flat = flat64(op, ctx);
+            macro_rules! ext {
+                ($($sb:literal),*) => {
+                    match (operand_bits(insn, 1), reg, signed) {
+                        $(
+                            ($sb, true, false) => by_width_pure!(bits, ext_r, $sb, false),
+                            ($sb, true, true) => by_width_pure!(bits, ext_r, $sb, true),
+                            ($sb, false, false) if flat => by_width!(bits, ext_m, $sb, false, true),
+                            ($sb, false, true) if flat => by_width!(bits, ext_m, $sb, true, true),
+                            ($sb, false, false) => by_width!(bits, ext_m, $sb, false, false),
+                            ($sb, false, true) => by_width!(bits, ext_m, $sb, true, false),
+                        )*
+                        _ => return None,
+                    }
+                };
             }
+            ext!(8, 16, 32)
         }
-        Mnemonic::Lea => by_width!(bits, lea),
+        Mnemonic::Lea => by_width_pure!(bits, lea),
         Mnemonic::Lds | Mnemonic::Les | Mnemonic::Lfs | Mnemonic::Lgs | Mnemonic::Lss => {
             op.imm2 = match insn.mnemonic() {
                 Mnemonic::Les => SegReg::Es,
@@ -492,7 +518,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             }
         }
         Mnemonic::Xchg => match (k0, k1) {
-            (OpKind::Register, OpKind::Register) => by_width!(bits, xchg_rr),
+            (OpKind::Register, OpKind::Register) => by_width_pure!(bits, xchg_rr),
             (OpKind::Memory, OpKind::Register) => by_width!(bits, xchg_mr),
             (OpKind::Register, OpKind::Memory) => {
                 // Normalise to memory-first.
@@ -519,7 +545,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         | Mnemonic::Cmovg => {
             op.imm = u64::from(cc_of(insn)?);
             if k1 == OpKind::Register {
-                by_width!(bits, cmov_rr)
+                by_width_pure!(bits, cmov_rr)
             } else {
                 by_width!(bits, cmov_rm)
             }
@@ -547,13 +573,13 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 handler(setcc_m)
             }
         }
-        Mnemonic::Bswap => by_width!(bits, bswap),
-        Mnemonic::Cbw => handler(cbw::<W16>),
-        Mnemonic::Cwde => handler(cbw::<W32>),
-        Mnemonic::Cdqe => handler(cbw::<W64>),
-        Mnemonic::Cwd => handler(cwd::<W16>),
-        Mnemonic::Cdq => handler(cwd::<W32>),
-        Mnemonic::Cqo => handler(cwd::<W64>),
+        Mnemonic::Bswap => by_width_pure!(bits, bswap),
+        Mnemonic::Cbw => pure(cbw::<W16>),
+        Mnemonic::Cwde => pure(cbw::<W32>),
+        Mnemonic::Cdqe => pure(cbw::<W64>),
+        Mnemonic::Cwd => pure(cwd::<W16>),
+        Mnemonic::Cdq => pure(cwd::<W32>),
+        Mnemonic::Cqo => pure(cwd::<W64>),
         Mnemonic::Lahf | Mnemonic::Sahf => {
             if ctx.cpu.code_bits == 64 && !model.has(Feature::LahfLm) {
                 handler(ud)
@@ -610,7 +636,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         | Mnemonic::Prefetchw
         | Mnemonic::Lfence
         | Mnemonic::Mfence
-        | Mnemonic::Sfence => handler(nop),
+        | Mnemonic::Sfence => pure(nop),
         _ => return None,
     };
     let _ = Register::None;

@@ -21,7 +21,7 @@ pub mod system;
 pub mod thread;
 pub mod x87;
 
-pub use thread::{Handler, handler};
+pub use thread::{Handler, handler, pure};
 
 use super::cpu::Cpu;
 use super::platform::Platform;
@@ -135,6 +135,20 @@ macro_rules! by_width {
             16 => $crate::interp::exec::handler($f::<$crate::interp::exec::W16 $(, $c)*>),
             32 => $crate::interp::exec::handler($f::<$crate::interp::exec::W32 $(, $c)*>),
             _ => $crate::interp::exec::handler($f::<$crate::interp::exec::W64 $(, $c)*>),
+        }
+    };
+}
+
+/// [`by_width!`] for handlers that only touch registers, flags and RIP
+/// (see [`thread::pure`]).
+#[macro_export]
+macro_rules! by_width_pure {
+    ($bits:expr, $f:ident $(, $c:expr)*) => {
+        match $bits {
+            8 => $crate::interp::exec::pure($f::<$crate::interp::exec::W8 $(, $c)*>),
+            16 => $crate::interp::exec::pure($f::<$crate::interp::exec::W16 $(, $c)*>),
+            32 => $crate::interp::exec::pure($f::<$crate::interp::exec::W32 $(, $c)*>),
+            _ => $crate::interp::exec::pure($f::<$crate::interp::exec::W64 $(, $c)*>),
         }
     };
 }

@@ -180,7 +180,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 if insn.op1_kind() == OpKind::Memory {
                     by_width!(bits, imul2, true, false)
                 } else {
-                    by_width!(bits, imul2, false, false)
+                    crate::by_width_pure!(bits, imul2, false, false)
                 }
             }
             _ => {
@@ -191,7 +191,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 if insn.op1_kind() == OpKind::Memory {
                     by_width!(bits, imul2, true, true)
                 } else {
-                    by_width!(bits, imul2, false, true)
+                    crate::by_width_pure!(bits, imul2, false, true)
                 }
             }
         },

@@ -240,21 +240,27 @@ fn ud(ctx: &mut Ctx, _op: &Op) -> Exec {
 
 macro_rules! pick_shift {
     ($f:ident, $bits:expr, $op:expr, $src:expr) => {
+        pick_shift!(by_width, $f, $bits, $op, $src)
+    };
+    (pure $f:ident, $bits:expr, $op:expr, $src:expr) => {
+        pick_shift!(by_width_pure, $f, $bits, $op, $src)
+    };
+    ($by:ident, $f:ident, $bits:expr, $op:expr, $src:expr) => {
         match ($op, $src) {
-            (ROL, BY_IMM) => by_width!($bits, $f, ROL, BY_IMM),
-            (ROL, _) => by_width!($bits, $f, ROL, BY_CL),
-            (ROR, BY_IMM) => by_width!($bits, $f, ROR, BY_IMM),
-            (ROR, _) => by_width!($bits, $f, ROR, BY_CL),
-            (RCL, BY_IMM) => by_width!($bits, $f, RCL, BY_IMM),
-            (RCL, _) => by_width!($bits, $f, RCL, BY_CL),
-            (RCR, BY_IMM) => by_width!($bits, $f, RCR, BY_IMM),
-            (RCR, _) => by_width!($bits, $f, RCR, BY_CL),
-            (SHL, BY_IMM) => by_width!($bits, $f, SHL, BY_IMM),
-            (SHL, _) => by_width!($bits, $f, SHL, BY_CL),
-            (SHR, BY_IMM) => by_width!($bits, $f, SHR, BY_IMM),
-            (SHR, _) => by_width!($bits, $f, SHR, BY_CL),
-            (_, BY_IMM) => by_width!($bits, $f, SAR, BY_IMM),
-            (_, _) => by_width!($bits, $f, SAR, BY_CL),
+            (ROL, BY_IMM) => $crate::$by!($bits, $f, ROL, BY_IMM),
+            (ROL, _) => $crate::$by!($bits, $f, ROL, BY_CL),
+            (ROR, BY_IMM) => $crate::$by!($bits, $f, ROR, BY_IMM),
+            (ROR, _) => $crate::$by!($bits, $f, ROR, BY_CL),
+            (RCL, BY_IMM) => $crate::$by!($bits, $f, RCL, BY_IMM),
+            (RCL, _) => $crate::$by!($bits, $f, RCL, BY_CL),
+            (RCR, BY_IMM) => $crate::$by!($bits, $f, RCR, BY_IMM),
+            (RCR, _) => $crate::$by!($bits, $f, RCR, BY_CL),
+            (SHL, BY_IMM) => $crate::$by!($bits, $f, SHL, BY_IMM),
+            (SHL, _) => $crate::$by!($bits, $f, SHL, BY_CL),
+            (SHR, BY_IMM) => $crate::$by!($bits, $f, SHR, BY_IMM),
+            (SHR, _) => $crate::$by!($bits, $f, SHR, BY_CL),
+            (_, BY_IMM) => $crate::$by!($bits, $f, SAR, BY_IMM),
+            (_, _) => $crate::$by!($bits, $f, SAR, BY_CL),
         }
     };
 }
@@ -333,7 +339,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
     let h = if insn.op0_kind() == OpKind::Memory {
         pick_shift!(shift_m, bits, kind, src)
     } else {
-        pick_shift!(shift_r, bits, kind, src)
+        pick_shift!(pure shift_r, bits, kind, src)
     };
     Decoded::next(h)
 }

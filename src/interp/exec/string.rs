@@ -229,6 +229,7 @@ fn string<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
             // an instruction breakpoint on the instruction does not fire
             // again when it resumes (SDM Vol. 3B 18.3.1.1).
             ctx.cpu.rflags |= rflags::RF;
+            ctx.cpu.attention |= crate::interp::cpu::attn::STEP;
             ctx.cpu.icount += done.saturating_sub(1);
             ctx.cpu.rip = op.rip;
             return Err(Stop::Jump);

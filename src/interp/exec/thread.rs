@@ -71,6 +71,42 @@ pub const fn handler<F: HandlerFn>(_f: F) -> Handler {
     Handler(threaded::<F>)
 }
 
+/// Wraps an instruction handler that only reads and writes registers,
+/// flags and RIP: it can raise exceptions but never sets an attention
+/// bit (no memory, I/O or system state), so its wrapper skips the
+/// attention check.
+pub const fn pure<F: HandlerFn>(_f: F) -> Handler {
+    const {
+        assert!(
+            std::mem::size_of::<F>() == 0,
+            "handlers must be fn items, not fn pointers or capturing closures"
+        )
+    };
+    Handler(threaded_pure::<F>)
+}
+
+/// The wrapper of a register-only handler `F` (see [`pure`]).
+///
+/// # Safety
+/// As for [`Threaded`].
+unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Halt {
+    // SAFETY: as in `threaded`.
+    let f: F = unsafe { std::mem::zeroed() };
+    // SAFETY: `p` points at a live op (the caller's contract).
+    let r = f(ctx, unsafe { &*p });
+    if r.is_ok() {
+        ctx.cpu.icount += 1;
+        debug_assert_eq!(ctx.cpu.attention, 0, "a pure handler set attention");
+        // SAFETY: as in `continue_after`.
+        unsafe {
+            let next = p.add(1);
+            return ((*next).exec.0)(ctx, next);
+        }
+    }
+    // SAFETY: the caller's contract, passed on.
+    unsafe { continue_after(ctx, p, r) }
+}
+
 /// The wrapper of instruction handler `F`.
 ///
 /// # Safety
@@ -125,7 +161,12 @@ fn stopped(ctx: &mut Ctx, p: *const Op, r: Exec) -> Halt {
     let why = match r {
         Ok(()) | Err(Stop::Exit) => Why::Exit,
         Err(Stop::Jump) => Why::Jump,
-        Err(Stop::Fault) => return Halt { op: p, why: Why::Fault },
+        Err(Stop::Fault) => {
+            return Halt {
+                op: p,
+                why: Why::Fault,
+            };
+        }
     };
     ctx.cpu.icount += 1;
     Halt { op: p, why }
