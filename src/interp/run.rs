@@ -365,24 +365,10 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_
         let Some(ops) = cache.ops.get(first..first + len as usize + 1) else {
             return;
         };
-        let halt = Op::run_chain(ctx, ops);
-        // SAFETY: `halt.op` points into `ops`, which is still borrowed.
-        let stopped = unsafe { &*halt.op };
-        match halt.why {
-            // Every op completed, and each checked the attention word.
-            Why::End => ctx.cpu.rip = stopped.rip,
-            // A taken branch set RIP; it may have written memory.
-            Why::Jump => {
-                if ctx.cpu.attention != 0 {
-                    return;
-                }
-            }
-            Why::Exit => {
-                ctx.cpu.rip = stopped.next_rip;
-                return;
-            }
+        match Op::run_chain(ctx, ops) {
+            Why::Continue => {}
+            Why::Stop => return,
             Why::Fault => {
-                ctx.cpu.rip = stopped.rip;
                 deliver_fault(ctx);
                 return;
             }
@@ -393,16 +379,10 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_
     }
 }
 
-/// Runs the single op `op` and sets RIP from how it ended; a fault is
-/// left pending (RIP at the instruction) for the caller to deliver.
+/// Runs the single op `op` (RIP is set from how it ended); a fault is
+/// left pending for the caller to deliver.
 fn run_one_op(ctx: &mut Ctx, op: &Op) -> Why {
-    let why = thread::run_single(ctx, op);
-    match why {
-        Why::End | Why::Exit => ctx.cpu.rip = op.next_rip,
-        Why::Jump => {}
-        Why::Fault => ctx.cpu.rip = op.rip,
-    }
-    why
+    thread::run_single(ctx, op)
 }
 
 /// Executes one instruction with what happens around it at instruction

@@ -84,14 +84,13 @@ fn alu_rr<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 
 #[inline(always)]
-fn alu_rm<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+fn alu_rm<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
     let Some(b) = ctx.load_fast::<W, FLAT>(op) else {
-        return alu_rm_full::<W, OP>(ctx, op);
+        return false;
     };
     alu_reg_with::<W, OP>(ctx, op, b);
-    Ok(())
+    true
 }
-#[inline(never)]
 fn alu_rm_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let b = ctx.load::<W>(op)?;
     alu_reg_with::<W, OP>(ctx, op, b);
@@ -124,7 +123,7 @@ fn alu_mem_fast<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op
     true
 }
 /// `m = m OP b` through the full memory path.
-#[inline(never)]
+#[inline(always)]
 fn alu_mem_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op, b: u64) -> Exec {
     let a = if writes(OP) {
         ctx.load_rmw::<W>(op)?
@@ -140,11 +139,12 @@ fn alu_mem_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op, b: u64) -> Exec 
 }
 
 #[inline(always)]
-fn alu_mr<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+fn alu_mr<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
     let b = ctx.reg::<W>(op.r1);
-    if alu_mem_fast::<W, OP, FLAT>(ctx, op, b) {
-        return Ok(());
-    }
+    alu_mem_fast::<W, OP, FLAT>(ctx, op, b)
+}
+fn alu_mr_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let b = ctx.reg::<W>(op.r1);
     alu_mem_full::<W, OP>(ctx, op, b)
 }
 
@@ -159,12 +159,11 @@ fn alu_ri<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 
 #[inline(always)]
-fn alu_mi<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let b = op.imm & W::MASK;
-    if alu_mem_fast::<W, OP, FLAT>(ctx, op, b) {
-        return Ok(());
-    }
-    alu_mem_full::<W, OP>(ctx, op, b)
+fn alu_mi<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
+    alu_mem_fast::<W, OP, FLAT>(ctx, op, op.imm & W::MASK)
+}
+fn alu_mi_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+    alu_mem_full::<W, OP>(ctx, op, op.imm & W::MASK)
 }
 
 /// Unary operations.
@@ -319,15 +318,15 @@ macro_rules! pick2 {
             _ => return None,
         }
     };
-    (flat $f:ident, $flat:expr, $bits:expr, $op:expr, [$($c:ident),*]) => {
+    (flat $f:ident, $full:ident, $flat:expr, $bits:expr, $op:expr, [$($c:ident),*]) => {
         if $flat {
             match $op {
-                $( $c => by_width!($bits, $f, $c, true), )*
+                $( $c => $crate::by_width_fast!($bits, $f[$c, true], $full[$c]), )*
                 _ => return None,
             }
         } else {
             match $op {
-                $( $c => by_width!($bits, $f, $c, false), )*
+                $( $c => $crate::by_width_fast!($bits, $f[$c, false], $full[$c]), )*
                 _ => return None,
             }
         }
@@ -398,6 +397,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         (OpKind::Register, OpKind::Memory) => {
             pick2!(
                 flat alu_rm,
+                alu_rm_full,
                 flat,
                 bits,
                 code,
@@ -407,6 +407,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         (OpKind::Memory, OpKind::Register) => {
             pick2!(
                 flat alu_mr,
+                alu_mr_full,
                 flat,
                 bits,
                 code,
@@ -426,6 +427,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             op.imm = imm(insn, 1);
             pick2!(
                 flat alu_mi,
+                alu_mi_full,
                 flat,
                 bits,
                 code,

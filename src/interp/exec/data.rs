@@ -11,7 +11,7 @@ use crate::interp::cpu::attn;
 use crate::interp::decode::{Decoded, flat64, imm, is_imm, sreg};
 use crate::interp::exec::alu;
 use crate::state::{SegReg, rflags, shadow};
-use crate::{by_width, by_width_pure};
+use crate::{by_width, by_width_fast, by_width_pure};
 
 /// Condition-code number 0–15 of a Jcc/SETcc/CMOVcc instruction.
 pub fn cc_of(insn: &Instruction) -> Option<u8> {
@@ -29,30 +29,25 @@ fn mov_rr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 // fast path tail-calls, so the fast path needs no stack frame.
 
 #[inline(always)]
-fn mov_rm<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+fn mov_rm<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
     match ctx.load_fast::<W, FLAT>(op) {
         Some(v) => {
             ctx.set_reg::<W>(op.r0, v);
-            Ok(())
+            true
         }
-        None => mov_rm_full::<W>(ctx, op),
+        None => false,
     }
 }
-#[inline(never)]
 fn mov_rm_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = ctx.load::<W>(op)?;
     ctx.set_reg::<W>(op.r0, v);
     Ok(())
 }
 #[inline(always)]
-fn mov_mr<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+fn mov_mr<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
     let v = ctx.reg::<W>(op.r1);
-    if ctx.store_fast::<W, FLAT>(op, v) {
-        return Ok(());
-    }
-    mov_mr_full::<W>(ctx, op)
+    ctx.store_fast::<W, FLAT>(op, v)
 }
-#[inline(never)]
 fn mov_mr_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = ctx.reg::<W>(op.r1);
     ctx.store::<W>(op, v)
@@ -62,13 +57,9 @@ fn mov_ri<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 #[inline(always)]
-fn mov_mi<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
-    if ctx.store_fast::<W, FLAT>(op, op.imm) {
-        return Ok(());
-    }
-    mov_mi_full::<W>(ctx, op)
+fn mov_mi<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
+    ctx.store_fast::<W, FLAT>(op, op.imm)
 }
-#[inline(never)]
 fn mov_mi_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.store::<W>(op, op.imm)
 }
@@ -103,19 +94,18 @@ fn ext_r<W: Width, const SBITS: u32, const SIGNED: bool>(ctx: &mut Ctx, op: &Op)
 fn ext_m<W: Width, const SBITS: u32, const SIGNED: bool, const FLAT: bool>(
     ctx: &mut Ctx,
     op: &Op,
-) -> Exec {
+) -> bool {
     let fast = match SBITS {
         8 => ctx.load_fast::<W8, FLAT>(op),
         16 => ctx.load_fast::<W16, FLAT>(op),
         _ => ctx.load_fast::<W32, FLAT>(op),
     };
     let Some(v) = fast else {
-        return ext_m_full::<W, SBITS, SIGNED>(ctx, op);
+        return false;
     };
     ctx.set_reg::<W>(op.r0, extend::<SBITS, SIGNED>(v) & W::MASK);
-    Ok(())
+    true
 }
-#[inline(never)]
 fn ext_m_full<W: Width, const SBITS: u32, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = match SBITS {
         8 => ctx.load::<W8>(op)?,
@@ -451,13 +441,17 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             match (k0, k1) {
                 (OpKind::Register, OpKind::Register) => by_width_pure!(bits, mov_rr),
                 (OpKind::Register, OpKind::Memory) if flat64(op, ctx) => {
-                    by_width!(bits, mov_rm, true)
+                    by_width_fast!(bits, mov_rm[true], mov_rm_full[])
                 }
-                (OpKind::Register, OpKind::Memory) => by_width!(bits, mov_rm, false),
+                (OpKind::Register, OpKind::Memory) => {
+                    by_width_fast!(bits, mov_rm[false], mov_rm_full[])
+                }
                 (OpKind::Memory, OpKind::Register) if flat64(op, ctx) => {
-                    by_width!(bits, mov_mr, true)
+                    by_width_fast!(bits, mov_mr[true], mov_mr_full[])
                 }
-                (OpKind::Memory, OpKind::Register) => by_width!(bits, mov_mr, false),
+                (OpKind::Memory, OpKind::Register) => {
+                    by_width_fast!(bits, mov_mr[false], mov_mr_full[])
+                }
                 (OpKind::Register, k) if is_imm(k) => {
                     op.imm = imm(insn, 1);
                     by_width_pure!(bits, mov_ri)
@@ -465,9 +459,9 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 (OpKind::Memory, k) if is_imm(k) => {
                     op.imm = imm(insn, 1);
                     if flat64(op, ctx) {
-                        by_width!(bits, mov_mi, true)
+                        by_width_fast!(bits, mov_mi[true], mov_mi_full[])
                     } else {
-                        by_width!(bits, mov_mi, false)
+                        by_width_fast!(bits, mov_mi[false], mov_mi_full[])
                     }
                 }
                 _ => return None,
@@ -483,10 +477,10 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                         $(
                             ($sb, true, false) => by_width_pure!(bits, ext_r, $sb, false),
                             ($sb, true, true) => by_width_pure!(bits, ext_r, $sb, true),
-                            ($sb, false, false) if flat => by_width!(bits, ext_m, $sb, false, true),
-                            ($sb, false, true) if flat => by_width!(bits, ext_m, $sb, true, true),
-                            ($sb, false, false) => by_width!(bits, ext_m, $sb, false, false),
-                            ($sb, false, true) => by_width!(bits, ext_m, $sb, true, false),
+                            ($sb, false, false) if flat => by_width_fast!(bits, ext_m[$sb, false, true], ext_m_full[$sb, false]),
+                            ($sb, false, true) if flat => by_width_fast!(bits, ext_m[$sb, true, true], ext_m_full[$sb, true]),
+                            ($sb, false, false) => by_width_fast!(bits, ext_m[$sb, false, false], ext_m_full[$sb, false]),
+                            ($sb, false, true) => by_width_fast!(bits, ext_m[$sb, true, false], ext_m_full[$sb, true]),
                         )*
                         _ => return None,
                     }

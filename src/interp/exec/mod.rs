@@ -21,7 +21,7 @@ pub mod system;
 pub mod thread;
 pub mod x87;
 
-pub use thread::{Handler, handler, pure};
+pub use thread::{Handler, fast, handler, pure};
 
 use super::cpu::Cpu;
 use super::platform::Platform;
@@ -149,6 +149,33 @@ macro_rules! by_width_pure {
             16 => $crate::interp::exec::pure($f::<$crate::interp::exec::W16 $(, $c)*>),
             32 => $crate::interp::exec::pure($f::<$crate::interp::exec::W32 $(, $c)*>),
             _ => $crate::interp::exec::pure($f::<$crate::interp::exec::W64 $(, $c)*>),
+        }
+    };
+}
+
+/// [`by_width!`] for handlers split into a fast path and a full handler
+/// (see [`thread::fast`]): `by_width_fast!(bits, fast_fn [CONSTS], full_fn
+/// [CONSTS])`.
+#[macro_export]
+macro_rules! by_width_fast {
+    ($bits:expr, $f:ident [$($c:expr),*], $s:ident [$($d:expr),*]) => {
+        match $bits {
+            8 => $crate::interp::exec::fast(
+                $f::<$crate::interp::exec::W8 $(, $c)*>,
+                $s::<$crate::interp::exec::W8 $(, $d)*>,
+            ),
+            16 => $crate::interp::exec::fast(
+                $f::<$crate::interp::exec::W16 $(, $c)*>,
+                $s::<$crate::interp::exec::W16 $(, $d)*>,
+            ),
+            32 => $crate::interp::exec::fast(
+                $f::<$crate::interp::exec::W32 $(, $c)*>,
+                $s::<$crate::interp::exec::W32 $(, $d)*>,
+            ),
+            _ => $crate::interp::exec::fast(
+                $f::<$crate::interp::exec::W64 $(, $c)*>,
+                $s::<$crate::interp::exec::W64 $(, $d)*>,
+            ),
         }
     };
 }

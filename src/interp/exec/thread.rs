@@ -7,7 +7,7 @@
 //! per instruction handler ([`handler`]) that calls it (inlined where
 //! small), counts the retired instruction, checks the attention word and
 //! tail-calls the next op. The chain stops at the first op that does not
-//! complete normally and reports which op it was and why ([`Halt`]).
+//! complete normally, having set RIP, and says why ([`Why`]).
 //!
 //! Every block's ops are followed by a sentinel op ([`Op::sentinel`])
 //! whose handler ends the chain, so "the next op" always exists. Chains
@@ -16,30 +16,20 @@
 
 use super::{Ctx, Exec, Op, Stop};
 
-/// Why a chain of ops stopped.
+/// How a chain of ops ended. In every case `Cpu::rip` has been set: to the
+/// next instruction, to a branch target, or to a faulting instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Why {
-    /// The block's sentinel was reached: every op completed; the next RIP
-    /// is the sentinel's `rip`.
-    End,
-    /// The op completed and set RIP itself (taken branch).
-    Jump,
-    /// The op completed and the block loop must look at the CPU (the op
-    /// asked for it, or it set an attention bit). RIP is the op's
-    /// `next_rip`.
-    Exit,
-    /// The op raised an exception (pending in `Cpu::fault`); RIP is the
-    /// op's `rip`.
+    /// Every op completed (the block's sentinel was reached) or a branch
+    /// was taken, and nothing needs the run loop: the next block may run.
+    Continue,
+    /// The last op completed and the run loop must look at the CPU: the op
+    /// asked for it ([`Stop::Exit`]) or an attention bit is set.
+    Stop,
+    /// The op raised an exception, pending in `Cpu::fault`; RIP is the
+    /// faulting instruction's.
     Fault,
-}
-
-/// Where and why a chain stopped: the op (inside the slice the chain was
-/// started on) and the reason.
-#[derive(Clone, Copy, Debug)]
-pub struct Halt {
-    pub op: *const Op,
-    pub why: Why,
 }
 
 /// The threaded form of a handler.
@@ -48,7 +38,7 @@ pub struct Halt {
 /// The pointer must point at an op of a slice that ends with a sentinel op
 /// after it (every op's successor exists), and the slice must stay alive
 /// and unmodified while the chain runs.
-pub type Threaded = unsafe fn(&mut Ctx, *const Op) -> Halt;
+pub type Threaded = unsafe fn(&mut Ctx, *const Op) -> Why;
 
 /// What an op stores: its instruction handler in threaded form.
 #[derive(Clone, Copy)]
@@ -89,7 +79,7 @@ pub const fn pure<F: HandlerFn>(_f: F) -> Handler {
 ///
 /// # Safety
 /// As for [`Threaded`].
-unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Halt {
+unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     // SAFETY: as in `threaded`.
     let f: F = unsafe { std::mem::zeroed() };
     // SAFETY: `p` points at a live op (the caller's contract).
@@ -103,15 +93,57 @@ unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Halt {
             return ((*next).exec.0)(ctx, next);
         }
     }
-    // SAFETY: the caller's contract, passed on.
-    unsafe { continue_after(ctx, p, r) }
+    if r == Err(Stop::Jump) {
+        ctx.cpu.icount += 1;
+        return Why::Continue;
+    }
+    // SAFETY: `p` points at a live op (the caller's contract).
+    stopped(ctx, unsafe { &*p }, r)
+}
+
+/// The fast path of a handler: does the whole instruction and returns
+/// `true`, or changes nothing and returns `false` (the full handler then
+/// runs).
+pub trait FastFn: Fn(&mut Ctx, &Op) -> bool + Copy {}
+impl<F: Fn(&mut Ctx, &Op) -> bool + Copy> FastFn for F {}
+
+/// Wraps a handler split into a frame-less fast path `F` (memory operand
+/// in the TLB...) and the full handler `S`. The fast path inlines into
+/// the wrapper with no call, so it needs no stack frame; when it declines,
+/// the wrapper tail-calls the full handler's wrapper.
+pub const fn fast<F: FastFn, S: HandlerFn>(_f: F, _s: S) -> Handler {
+    const {
+        assert!(
+            std::mem::size_of::<F>() == 0 && std::mem::size_of::<S>() == 0,
+            "handlers must be fn items, not fn pointers or capturing closures"
+        )
+    };
+    Handler(threaded_fast::<F, S>)
+}
+
+/// The wrapper of a split handler (see [`fast`]).
+///
+/// # Safety
+/// As for [`Threaded`].
+unsafe fn threaded_fast<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+    // SAFETY: as in `threaded`.
+    let f: F = unsafe { std::mem::zeroed() };
+    // SAFETY: `p` points at a live op (the caller's contract).
+    if f(ctx, unsafe { &*p }) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { continue_after(ctx, p, Ok(())) }
+    } else {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { threaded::<S>(ctx, p) }
+    }
 }
 
 /// The wrapper of instruction handler `F`.
 ///
 /// # Safety
 /// As for [`Threaded`].
-unsafe fn threaded<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Halt {
+#[inline(never)]
+unsafe fn threaded<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     // SAFETY: `F` is zero-sized (checked in `handler`, the only place that
     // names this function) and a fn item has no invariant beyond existing:
     // this is the fn item that was passed to `handler`.
@@ -128,56 +160,61 @@ unsafe fn threaded<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Halt {
 /// # Safety
 /// As for [`Threaded`].
 #[inline(always)]
-unsafe fn continue_after(ctx: &mut Ctx, p: *const Op, r: Exec) -> Halt {
+unsafe fn continue_after(ctx: &mut Ctx, p: *const Op, r: Exec) -> Why {
     if r.is_ok() {
         ctx.cpu.icount += 1;
-        if ctx.cpu.attention == 0 {
-            // SAFETY: a non-sentinel op is always followed by another op
-            // of the same slice (the sentinel at the latest).
-            unsafe {
+        // SAFETY: `p` points at a live op, and a non-sentinel op is always
+        // followed by another op of the same slice (the sentinel at the
+        // latest): the caller's contract.
+        unsafe {
+            if ctx.cpu.attention == 0 {
                 let next = p.add(1);
                 return ((*next).exec.0)(ctx, next);
             }
+            ctx.cpu.rip = (*p).next_rip;
         }
-        return Halt {
-            op: p,
-            why: Why::Exit,
-        };
+        return Why::Stop;
     }
     if r == Err(Stop::Jump) {
+        // The branch set RIP; it may have written memory (CALL).
         ctx.cpu.icount += 1;
-        return Halt {
-            op: p,
-            why: Why::Jump,
+        return if ctx.cpu.attention == 0 {
+            Why::Continue
+        } else {
+            Why::Stop
         };
     }
-    stopped(ctx, p, r)
+    // SAFETY: `p` points at a live op (the caller's contract).
+    stopped(ctx, unsafe { &*p }, r)
 }
 
-/// The op at `p` stopped the chain with `r` (an exit or a fault).
+/// `op` stopped the chain with `r`: an exit or a fault.
 #[cold]
 #[inline(never)]
-fn stopped(ctx: &mut Ctx, p: *const Op, r: Exec) -> Halt {
-    let why = match r {
-        Ok(()) | Err(Stop::Exit) => Why::Exit,
-        Err(Stop::Jump) => Why::Jump,
+fn stopped(ctx: &mut Ctx, op: &Op, r: Exec) -> Why {
+    match r {
         Err(Stop::Fault) => {
-            return Halt {
-                op: p,
-                why: Why::Fault,
-            };
+            ctx.cpu.rip = op.rip;
+            Why::Fault
         }
-    };
-    ctx.cpu.icount += 1;
-    Halt { op: p, why }
+        Err(Stop::Jump) => {
+            ctx.cpu.icount += 1;
+            Why::Stop
+        }
+        Ok(()) | Err(Stop::Exit) => {
+            ctx.cpu.icount += 1;
+            ctx.cpu.rip = op.next_rip;
+            Why::Stop
+        }
+    }
 }
 
-/// The sentinel's handler: the end of the block.
-unsafe fn block_end(_ctx: &mut Ctx, p: *const Op) -> Halt {
-    Halt {
-        op: p,
-        why: Why::End,
-    }
+/// The sentinel's handler: the end of the block; execution goes on at the
+/// sentinel's `rip`.
+unsafe fn block_end(ctx: &mut Ctx, p: *const Op) -> Why {
+    // SAFETY: `p` points at the live sentinel (the caller's contract).
+    ctx.cpu.rip = unsafe { (*p).rip };
+    Why::Continue
 }
 
 impl Op {
@@ -190,12 +227,13 @@ impl Op {
         op
     }
 
-    /// Runs the chain starting at `ops[0]`.
+    /// Runs the chain starting at `ops[0]` and returns how it ended (RIP
+    /// set accordingly).
     ///
     /// The slice must end with a sentinel ([`Op::sentinel`]); blocks in the
     /// code cache and the pair built by [`run_single`] do.
     #[inline(always)]
-    pub fn run_chain(ctx: &mut Ctx, ops: &[Op]) -> Halt {
+    pub fn run_chain(ctx: &mut Ctx, ops: &[Op]) -> Why {
         debug_assert!(ops.last().is_some_and(|o| o.is_sentinel()));
         let p = ops.as_ptr();
         // SAFETY: `ops` ends with a sentinel, so every op but the last has
@@ -211,9 +249,8 @@ impl Op {
 }
 
 /// Runs exactly one op (a copy of `op`, followed by a sentinel): the
-/// one-at-a-time path (single step, budget end). Returns why it stopped;
-/// `Halt::op` points into a temporary and must not be used.
+/// one-at-a-time path (single step, budget end).
 pub fn run_single(ctx: &mut Ctx, op: &Op) -> Why {
     let pair = [*op, Op::sentinel(op.next_rip)];
-    Op::run_chain(ctx, &pair).why
+    Op::run_chain(ctx, &pair)
 }
