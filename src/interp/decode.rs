@@ -290,6 +290,10 @@ pub fn build_block(
     let mut pages = [pa_page, pa_page];
     let mut n = 0usize;
     let mut insn = Instruction::default();
+    // Per op: a CMP/TEST that can fuse with a following Jcc, and the
+    // condition of a fusable Jcc.
+    let mut flags_op = [None; MAX_BLOCK_OPS];
+    let mut jcc = [None; MAX_BLOCK_OPS];
     loop {
         // Gather up to 15 bytes: the rest of this page, then the next page.
         let mut buf = [0u8; 15];
@@ -358,13 +362,19 @@ pub fn build_block(
         let len = insn.len();
         let mut op = base_op(&insn, &buf[..len], bits);
         let mut dec = select(&insn, &mut op, ctx);
-        if check_limit && ip.wrapping_add(len as u64 - 1) > u64::from(cs.limit) {
+        let over_limit = check_limit && ip.wrapping_add(len as u64 - 1) > u64::from(cs.limit);
+        if over_limit {
             dec = Decoded {
                 exec: handler(fetch_limit_op),
                 ends_block: true,
             };
         }
         op.exec = dec.exec;
+        op.alt = dec.exec;
+        if n < MAX_BLOCK_OPS && !over_limit {
+            flags_op[n] = exec::alu::fusable_flags_op(&insn);
+            jcc[n] = exec::ctrl::fusable_jcc(&insn, ctx);
+        }
         op.rip = ip;
         op.next_rip = ip.wrapping_add(len as u64) & ip_mask;
         push_op(cache, op);
@@ -397,6 +407,7 @@ pub fn build_block(
             ctx.cpu.tlb.protect_code_page(*page);
         }
     }
+    fuse_pairs(cache, first as usize, n, &flags_op, &jcc);
     // The sentinel ends the block's threaded chain (see `exec::thread`).
     let next_rip = cache.ops.last().map_or(rip, |o| o.next_rip);
     cache.ops.push(Op::sentinel(next_rip));
@@ -410,6 +421,26 @@ pub fn build_block(
         pages,
         live: true,
     }))
+}
+
+/// Fuses each CMP/TEST immediately followed by a Jcc into one op (the
+/// Jcc's op stays, skipped by the fused one; see `exec::thread::fused`).
+fn fuse_pairs(
+    cache: &mut CodeCache,
+    first: usize,
+    n: usize,
+    flags_op: &[Option<(u8, bool, u32)>; MAX_BLOCK_OPS],
+    jcc: &[Option<u8>; MAX_BLOCK_OPS],
+) {
+    for j in 0..n.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
+        let (Some((code, imm, bits)), Some(cc)) = (flags_op[j], jcc[j + 1]) else {
+            continue;
+        };
+        let target = cache.ops[first + j + 1].imm;
+        let op = &mut cache.ops[first + j];
+        op.exec = exec::alu::fused_cmp_jcc(code, imm, bits, cc);
+        op.disp = target;
+    }
 }
 
 fn push_op(cache: &mut CodeCache, op: Op) {

@@ -13,17 +13,41 @@
 //! - PF: even parity of `(res ^ (aux >> 8)) & 0xFF` — `aux` bits 15:8 are a
 //!   correction byte; it and the SF correction bit are zero except when
 //!   flags were loaded explicitly.
+//!
+//! ADD, SUB, CMP and NEG defer even that: they store the result, the
+//! second operand (`src`) and a tag in `aux` (bit 0 set, which no computed
+//! `aux` has), and the carries are recomputed from them only when CF, OF
+//! or AF is read — most results are only tested for zero or sign, or not
+//! at all (the idea of QEMU's `CC_OP` lazy flags, in the Bochs layout).
 
 use crate::state::rflags;
 
 const CF_BIT: u32 = 63;
 const AF_MASK: u64 = 1 << 4;
+/// `aux` bit 0: the carries are deferred (`src` holds the second operand).
+const DEFERRED: u64 = 1;
+/// `aux` bit 1 of a deferred value: subtraction (else addition).
+const DEFERRED_SUB: u64 = 2;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct LazyFlags {
     pub res: u64,
+    /// The auxiliary bits, or a deferred-carries tag: bit 0 set, bit 1 =
+    /// subtraction, bits 3:2 = operand size (8 << n bits). The SF and PF
+    /// correction bits of a tag are zero, like those of a computed value.
     pub aux: u64,
+    /// Second operand of a deferred ADD/SUB (masked to its size).
+    pub src: u64,
 }
+
+impl PartialEq for LazyFlags {
+    /// Equal when they give the same flags (the representation differs
+    /// between deferred and computed forms).
+    fn eq(&self, other: &Self) -> bool {
+        self.status() == other.status()
+    }
+}
+impl Eq for LazyFlags {}
 
 /// Sign-extends the low `bits` bits of `v` to 64 bits.
 #[inline(always)]
@@ -38,18 +62,74 @@ fn aux_from_carries(cv: u64, bits: u32) -> u64 {
     ((cv >> (bits - 2)) << 62) | ((cv << 1) & AF_MASK)
 }
 
+/// Size code of a deferred tag (bits 3:2) for an operand size in bits.
+#[inline(always)]
+const fn size_code(bits: u32) -> u64 {
+    match bits {
+        8 => 0,
+        16 => 1 << 2,
+        32 => 2 << 2,
+        _ => 3 << 2,
+    }
+}
+
 impl LazyFlags {
-    /// Flags of `r = a + b (+ carry)`.
+    /// Flags of `r = a + b` (no carry in), carries deferred.
     #[inline(always)]
-    pub fn set_add(&mut self, a: u64, b: u64, r: u64, bits: u32) {
+    pub fn set_add(&mut self, _a: u64, b: u64, r: u64, bits: u32) {
+        self.res = sext(r, bits);
+        self.src = b;
+        self.aux = DEFERRED | size_code(bits);
+    }
+
+    /// Flags of `r = a - b` (no borrow in; also CMP, NEG with a = 0),
+    /// carries deferred.
+    #[inline(always)]
+    pub fn set_sub(&mut self, _a: u64, b: u64, r: u64, bits: u32) {
+        self.res = sext(r, bits);
+        self.src = b;
+        self.aux = DEFERRED | DEFERRED_SUB | size_code(bits);
+    }
+
+    /// The auxiliary bits, computing deferred carries.
+    #[inline(always)]
+    pub fn aux_bits(&self) -> u64 {
+        if self.aux & DEFERRED == 0 {
+            self.aux
+        } else {
+            self.carries()
+        }
+    }
+
+    /// Computes the auxiliary bits of a deferred ADD/SUB from the result
+    /// and the second operand (the first is `r - b` or `r + b`).
+    #[inline(never)]
+    fn carries(&self) -> u64 {
+        let bits = 8u32 << ((self.aux >> 2) & 3);
+        let mask = u64::MAX >> (64 - bits);
+        let r = self.res & mask;
+        let b = self.src;
+        let cv = if self.aux & DEFERRED_SUB == 0 {
+            let a = r.wrapping_sub(b) & mask;
+            (a & b) | ((a | b) & !r)
+        } else {
+            let a = r.wrapping_add(b) & mask;
+            (!a & b) | (!(a ^ b) & r)
+        };
+        aux_from_carries(cv, bits)
+    }
+
+    /// Flags of `r = a + b (+ carry)`, computed now.
+    #[inline(always)]
+    pub fn set_add_carry(&mut self, a: u64, b: u64, r: u64, bits: u32) {
         let cv = (a & b) | ((a | b) & !r);
         self.res = sext(r, bits);
         self.aux = aux_from_carries(cv, bits);
     }
 
-    /// Flags of `r = a - b (- borrow)` (also CMP, NEG with a = 0).
+    /// Flags of `r = a - b (- borrow)`, computed now.
     #[inline(always)]
-    pub fn set_sub(&mut self, a: u64, b: u64, r: u64, bits: u32) {
+    pub fn set_sub_borrow(&mut self, a: u64, b: u64, r: u64, bits: u32) {
         let bv = (!a & b) | (!(a ^ b) & r);
         self.res = sext(r, bits);
         self.aux = aux_from_carries(bv, bits);
@@ -67,9 +147,9 @@ impl LazyFlags {
     pub fn set_inc_dec(&mut self, a: u64, r: u64, bits: u32, dec: bool) {
         let cf = self.cf();
         if dec {
-            self.set_sub(a, 1, r, bits);
+            self.set_sub_borrow(a, 1, r, bits);
         } else {
-            self.set_add(a, 1, r, bits);
+            self.set_add_carry(a, 1, r, bits);
         }
         let of = self.of();
         self.aux = (self.aux & AF_MASK) | (u64::from(cf) << 63) | (u64::from(cf ^ of) << 62);
@@ -85,11 +165,12 @@ impl LazyFlags {
 
     #[inline(always)]
     pub fn cf(&self) -> bool {
-        (self.aux >> CF_BIT) != 0
+        (self.aux_bits() >> CF_BIT) != 0
     }
     #[inline(always)]
     pub fn of(&self) -> bool {
-        ((self.aux >> 63) ^ (self.aux >> 62)) & 1 != 0
+        let aux = self.aux_bits();
+        ((aux >> 63) ^ (aux >> 62)) & 1 != 0
     }
     #[inline(always)]
     pub fn zf(&self) -> bool {
@@ -101,7 +182,7 @@ impl LazyFlags {
     }
     #[inline(always)]
     pub fn af(&self) -> bool {
-        self.aux & AF_MASK != 0
+        self.aux_bits() & AF_MASK != 0
     }
     #[inline(always)]
     pub fn pf(&self) -> bool {
@@ -206,6 +287,64 @@ mod tests {
                 l.set_add(a, b, a.wrapping_add(b) & mask, bits);
             }
             assert_eq!(l.status(), want, "a={a:#x} b={b:#x} bits={bits} sub={sub}");
+        }
+    }
+
+    /// Deferred ADD/SUB flags read back exactly as the computed ones, for
+    /// every size and edge operands (carry/borrow out of the top bit and of
+    /// bit 3, signed overflow, zero results).
+    #[test]
+    fn deferred_add_sub_match_computed() {
+        let edges = [
+            0u64,
+            1,
+            0x7,
+            0x8,
+            0xF,
+            0x7F,
+            0x80,
+            0xFF,
+            0x7FFF,
+            0x8000,
+            0xFFFF,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            0xFFFF_FFFF,
+            0x7FFF_FFFF_FFFF_FFFF,
+            0x8000_0000_0000_0000,
+            u64::MAX,
+            0x1234_5678_9ABC_DEF0,
+        ];
+        for bits in [8u32, 16, 32, 64] {
+            let mask = if bits == 64 { !0 } else { (1u64 << bits) - 1 };
+            for &a in &edges {
+                for &b in &edges {
+                    let (a, b) = (a & mask, b & mask);
+                    for sub in [false, true] {
+                        let r = if sub {
+                            a.wrapping_sub(b)
+                        } else {
+                            a.wrapping_add(b)
+                        } & mask;
+                        let (mut d, mut e) = (LazyFlags::default(), LazyFlags::default());
+                        if sub {
+                            d.set_sub(a, b, r, bits);
+                            e.set_sub_borrow(a, b, r, bits);
+                        } else {
+                            d.set_add(a, b, r, bits);
+                            e.set_add_carry(a, b, r, bits);
+                        }
+                        assert_eq!(
+                            d.status(),
+                            e.status(),
+                            "a={a:#x} b={b:#x} bits={bits} sub={sub}"
+                        );
+                        for cc in 0..16 {
+                            assert_eq!(d.cond(cc), e.cond(cc), "cc={cc} a={a:#x} b={b:#x}");
+                        }
+                    }
+                }
+            }
         }
     }
 

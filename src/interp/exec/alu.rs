@@ -1,7 +1,7 @@
 //! Two-operand arithmetic and logic (ADD, OR, ADC, SBB, AND, SUB, XOR, CMP,
 //! TEST) and the one-operand INC, DEC, NEG, NOT (SDM Vol. 2A/2B).
 
-use crate::interp::exec::handler;
+use crate::interp::exec::{Handler, W8, W16, W32, W64, fused, handler};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Op, Width, operand_bits};
@@ -34,7 +34,7 @@ pub fn compute<W: Width, const OP: u8>(lf: &LazyFlags, a: u64, b: u64) -> (u64, 
         ADC => {
             let c = u64::from(lf.cf());
             let r = a.wrapping_add(b).wrapping_add(c) & m;
-            f.set_add(a, b, r, W::BITS);
+            f.set_add_carry(a, b, r, W::BITS);
             r
         }
         SUB | CMP => {
@@ -45,7 +45,7 @@ pub fn compute<W: Width, const OP: u8>(lf: &LazyFlags, a: u64, b: u64) -> (u64, 
         SBB => {
             let c = u64::from(lf.cf());
             let r = a.wrapping_sub(b).wrapping_sub(c) & m;
-            f.set_sub(a, b, r, W::BITS);
+            f.set_sub_borrow(a, b, r, W::BITS);
             r
         }
         OR => {
@@ -164,6 +164,111 @@ fn alu_mi<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> b
 }
 fn alu_mi_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     alu_mem_full::<W, OP>(ctx, op, op.imm & W::MASK)
+}
+
+/// CMP or TEST of a register with a register or an immediate, fused with
+/// the Jcc (condition `CC`) that follows it: sets the flags like the pair
+/// and returns whether the branch is taken. The condition is evaluated
+/// from the operands directly (SDM Vol. 1 Appendix B, condition codes).
+#[inline(always)]
+fn cmp_jcc<W: Width, const OP: u8, const IMM: bool, const CC: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+    let a = ctx.reg::<W>(op.r0);
+    let b = if IMM {
+        op.imm & W::MASK
+    } else {
+        ctx.reg::<W>(op.r1)
+    };
+    let top = 1u64 << (W::BITS - 1);
+    let taken = if OP == CMP {
+        let r = a.wrapping_sub(b) & W::MASK;
+        ctx.cpu.lf.set_sub(a, b, r, W::BITS);
+        let (sa, sb) = (
+            crate::interp::flags::sext(a, W::BITS) as i64,
+            crate::interp::flags::sext(b, W::BITS) as i64,
+        );
+        match CC >> 1 {
+            0 => (a ^ b) & (a ^ r) & top != 0,
+            1 => a < b,
+            2 => a == b,
+            3 => a <= b,
+            4 => r & top != 0,
+            5 => (r as u8).count_ones().is_multiple_of(2),
+            6 => sa < sb,
+            _ => sa <= sb,
+        }
+    } else {
+        let r = a & b;
+        ctx.cpu.lf.set_logic(r, W::BITS);
+        match CC >> 1 {
+            0 | 1 => false,
+            2 | 3 => r == 0,
+            4 | 6 => r & top != 0,
+            5 => (r as u8).count_ones().is_multiple_of(2),
+            _ => r == 0 || r & top != 0,
+        }
+    };
+    taken ^ (CC & 1 != 0)
+}
+
+/// If `insn` is a CMP/TEST that [`fused_cmp_jcc`] can fuse with a
+/// following Jcc: (operation, immediate form?, operand bits).
+pub fn fusable_flags_op(insn: &Instruction) -> Option<(u8, bool, u32)> {
+    let code = match insn.mnemonic() {
+        Mnemonic::Cmp => CMP,
+        Mnemonic::Test => TEST,
+        _ => return None,
+    };
+    if insn.op0_kind() != OpKind::Register {
+        return None;
+    }
+    let imm = match insn.op1_kind() {
+        OpKind::Register => false,
+        k if is_imm(k) => true,
+        _ => return None,
+    };
+    Some((code, imm, operand_bits(insn, 0)))
+}
+
+/// The fused CMP/TEST + Jcc handler (see [`cmp_jcc`]).
+pub fn fused_cmp_jcc(code: u8, imm: bool, bits: u32, cc: u8) -> Handler {
+    macro_rules! by_cc {
+        ($w:ty, $op:expr, $imm:expr) => {
+            match cc & 15 {
+                0 => fused(cmp_jcc::<$w, $op, $imm, 0>),
+                1 => fused(cmp_jcc::<$w, $op, $imm, 1>),
+                2 => fused(cmp_jcc::<$w, $op, $imm, 2>),
+                3 => fused(cmp_jcc::<$w, $op, $imm, 3>),
+                4 => fused(cmp_jcc::<$w, $op, $imm, 4>),
+                5 => fused(cmp_jcc::<$w, $op, $imm, 5>),
+                6 => fused(cmp_jcc::<$w, $op, $imm, 6>),
+                7 => fused(cmp_jcc::<$w, $op, $imm, 7>),
+                8 => fused(cmp_jcc::<$w, $op, $imm, 8>),
+                9 => fused(cmp_jcc::<$w, $op, $imm, 9>),
+                10 => fused(cmp_jcc::<$w, $op, $imm, 10>),
+                11 => fused(cmp_jcc::<$w, $op, $imm, 11>),
+                12 => fused(cmp_jcc::<$w, $op, $imm, 12>),
+                13 => fused(cmp_jcc::<$w, $op, $imm, 13>),
+                14 => fused(cmp_jcc::<$w, $op, $imm, 14>),
+                _ => fused(cmp_jcc::<$w, $op, $imm, 15>),
+            }
+        };
+    }
+    macro_rules! by_op {
+        ($w:ty) => {
+            match (code == CMP, imm) {
+                (true, true) => by_cc!($w, CMP, true),
+                (true, false) => by_cc!($w, CMP, false),
+                (false, true) => by_cc!($w, TEST, true),
+                (false, false) => by_cc!($w, TEST, false),
+            }
+        };
+    }
+    match bits {
+        8 => by_op!(W8),
+        16 => by_op!(W16),
+        32 => by_op!(W32),
+        _ => by_op!(W64),
+    }
 }
 
 /// Unary operations.

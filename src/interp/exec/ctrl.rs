@@ -45,6 +45,22 @@ fn near_target_ok(cpu: &crate::interp::cpu::Cpu, target: u64) -> bool {
     }
 }
 
+/// If `insn` is a Jcc whose target was checked at decode time (the
+/// `jcc_ok` form), its condition code: it can be fused with a CMP/TEST
+/// before it.
+pub fn fusable_jcc(insn: &Instruction, ctx: &Ctx) -> Option<u8> {
+    let cc = super::data::cc_of(insn)?;
+    let near = matches!(
+        insn.op0_kind(),
+        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+    );
+    let jcc = !matches!(
+        insn.mnemonic(),
+        Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne
+    );
+    (near && jcc && near_target_ok(ctx.cpu, insn.near_branch_target())).then_some(cc)
+}
+
 fn jmp_rel(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.jump_near(op.imm)
 }

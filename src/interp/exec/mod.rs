@@ -21,7 +21,7 @@ pub mod system;
 pub mod thread;
 pub mod x87;
 
-pub use thread::{Handler, fast, handler, pure};
+pub use thread::{Handler, fast, fused, handler, pure};
 
 use super::cpu::Cpu;
 use super::platform::Platform;
@@ -58,6 +58,10 @@ pub struct Ctx<'a> {
 #[repr(C)]
 pub struct Op {
     pub exec: Handler,
+    /// The handler for this instruction alone: `exec` unless `exec` was
+    /// fused with the next op's at block build (CMP/TEST + Jcc), in which
+    /// case one-at-a-time execution (single step, budget end) uses this.
+    pub alt: Handler,
     /// RIP of this instruction and of the next one (blocks are keyed by
     /// RIP, so both are fixed). The block loop leaves `Cpu::rip` at the
     /// block's start while it runs; handlers use these instead.
@@ -105,6 +109,7 @@ impl Op {
     pub fn new(exec: Handler) -> Self {
         Op {
             exec,
+            alt: exec,
             rip: 0,
             next_rip: 0,
             disp: 0,

@@ -64,8 +64,9 @@ fn shift<W: Width, const OP: u8>(lf: &LazyFlags, a: u64, count: u32) -> Option<(
             };
             let cf = r & 1 != 0;
             let of = msb(r) ^ cf;
-            f.aux =
-                (u64::from(cf) << 63) | (u64::from(cf ^ of) << 62) | (f.aux & (0xFF << 8 | 0x90));
+            f.aux = (u64::from(cf) << 63)
+                | (u64::from(cf ^ of) << 62)
+                | (f.aux_bits() & (0xFF << 8 | 0x90));
             r
         }
         ROR => {
@@ -77,8 +78,9 @@ fn shift<W: Width, const OP: u8>(lf: &LazyFlags, a: u64, count: u32) -> Option<(
             };
             let cf = msb(r);
             let of = msb(r) ^ ((r >> (bits - 2)) & 1 != 0);
-            f.aux =
-                (u64::from(cf) << 63) | (u64::from(cf ^ of) << 62) | (f.aux & (0xFF << 8 | 0x90));
+            f.aux = (u64::from(cf) << 63)
+                | (u64::from(cf ^ of) << 62)
+                | (f.aux_bits() & (0xFF << 8 | 0x90));
             r
         }
         RCL | RCR => {
@@ -102,8 +104,9 @@ fn shift<W: Width, const OP: u8>(lf: &LazyFlags, a: u64, count: u32) -> Option<(
             } else {
                 msb(r) ^ ((r >> (bits - 2)) & 1 != 0)
             };
-            f.aux =
-                (u64::from(cf) << 63) | (u64::from(cf ^ of) << 62) | (f.aux & (0xFF << 8 | 0x90));
+            f.aux = (u64::from(cf) << 63)
+                | (u64::from(cf ^ of) << 62)
+                | (f.aux_bits() & (0xFF << 8 | 0x90));
             r
         }
         _ => return None,

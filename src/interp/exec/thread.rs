@@ -138,6 +138,43 @@ unsafe fn threaded_fast<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) ->
     }
 }
 
+/// Wraps a fused pair: a flag-setting op that cannot fault (register
+/// CMP/TEST) and the Jcc after it, executed together by `F`, which
+/// returns whether the branch is taken (target in the op's `disp`). The
+/// pair counts as two instructions; the Jcc's own op is skipped.
+pub const fn fused<F: FastFn>(_f: F) -> Handler {
+    const {
+        assert!(
+            std::mem::size_of::<F>() == 0,
+            "handlers must be fn items, not fn pointers or capturing closures"
+        )
+    };
+    Handler(threaded_fused::<F>)
+}
+
+/// The wrapper of a fused pair (see [`fused`]).
+///
+/// # Safety
+/// As for [`Threaded`], and the op after `p` is the pair's Jcc (so the op
+/// after that exists too).
+unsafe fn threaded_fused<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+    // SAFETY: as in `threaded`.
+    let f: F = unsafe { std::mem::zeroed() };
+    // SAFETY: `p` points at a live op (the caller's contract).
+    let op = unsafe { &*p };
+    ctx.cpu.icount += 2;
+    if f(ctx, op) {
+        ctx.cpu.rip = op.disp;
+        return Why::Continue;
+    }
+    // SAFETY: the Jcc at `p + 1` is not a sentinel, so `p + 2` is an op
+    // of the same slice (the caller's contract).
+    unsafe {
+        let next = p.add(2);
+        ((*next).exec.0)(ctx, next)
+    }
+}
+
 /// The wrapper of instruction handler `F`.
 ///
 /// # Safety
@@ -248,9 +285,11 @@ impl Op {
     }
 }
 
-/// Runs exactly one op (a copy of `op`, followed by a sentinel): the
-/// one-at-a-time path (single step, budget end).
+/// Runs exactly one op (a copy of `op` with its unfused handler, followed
+/// by a sentinel): the one-at-a-time path (single step, budget end).
 pub fn run_single(ctx: &mut Ctx, op: &Op) -> Why {
-    let pair = [*op, Op::sentinel(op.next_rip)];
+    let mut one = *op;
+    one.exec = one.alt;
+    let pair = [one, Op::sentinel(op.next_rip)];
     Op::run_chain(ctx, &pair)
 }
