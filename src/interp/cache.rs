@@ -47,8 +47,9 @@ pub struct CodeCache {
     /// How far this cache has read the VM's code-event log
     /// ([`crate::machine::memory::CodeEvent`]).
     pub code_cursor: u64,
-    /// Bumped whenever a block is dropped: RIP-cache entries made before
-    /// may name dead or reused block ids.
+    /// Bumped whenever a block is dropped or the op arena moves (grows
+    /// into a new allocation, or is cleared): RIP-cache entries made before
+    /// may name dead blocks or hold stale pointers into the arena.
     pub epoch: u64,
 }
 
@@ -90,6 +91,15 @@ impl CodeCache {
     /// Should the cache be flushed before building more?
     pub fn full(&self) -> bool {
         self.ops.len() > ARENA_LIMIT
+    }
+
+    /// Appends an op to the arena (bumping the epoch if the arena moves).
+    pub fn push_op(&mut self, op: Op) {
+        let before = self.ops.as_ptr();
+        self.ops.push(op);
+        if self.ops.as_ptr() != before {
+            self.epoch += 1;
+        }
     }
 
     /// Registers a block whose ops were appended at `first..` of the arena.

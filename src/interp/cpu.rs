@@ -142,6 +142,12 @@ pub struct Cpu {
     /// absolute: the ops before the string in its block have retired by
     /// the time it runs, and the budget left is `rep_end - icount`.
     pub rep_end: u64,
+    /// The RIP → block cache (see [`super::rip_cache`]).
+    pub rip_cache: super::rip_cache::RipCache,
+    /// How many more blocks the threaded chain may enter directly before
+    /// it returns to the run loop (bounds the chain; 0 = never, as in
+    /// one-at-a-time execution).
+    pub link_budget: u32,
     /// Virtual time at `icount == slice_icount` (set by the scheduler).
     pub slice_ns: u64,
     pub slice_icount: u64,
@@ -187,6 +193,8 @@ impl Cpu {
             pdptes: [0; 4],
             icount: 0,
             rep_end: 0,
+            rip_cache: Default::default(),
+            link_budget: 0,
             slice_ns: 0,
             slice_icount: 0,
             slice_extra_ns: 0,

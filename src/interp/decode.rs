@@ -410,7 +410,7 @@ pub fn build_block(
     fuse_pairs(cache, first as usize, n, &flags_op, &jcc);
     // The sentinel ends the block's threaded chain (see `exec::thread`).
     let next_rip = cache.ops.last().map_or(rip, |o| o.next_rip);
-    cache.ops.push(Op::sentinel(next_rip));
+    cache.push_op(Op::sentinel(next_rip));
     ctx.cpu.stats.blocks_built += 1;
     Ok(cache.insert(Block {
         pa,
@@ -444,5 +444,5 @@ fn fuse_pairs(
 }
 
 fn push_op(cache: &mut CodeCache, op: Op) {
-    cache.ops.push(op);
+    cache.push_op(op);
 }

@@ -13,7 +13,8 @@
 //!   pre-resolved handlers and operands, grouped in blocks keyed by physical
 //!   address and fetch mode;
 //! - [`exec`]: instruction handlers, one file per family;
-//! - [`run`]: the run loop;
+//! - [`run`] and [`rip_cache`]: the run loop, and the RIP → block cache
+//!   it and the threaded handlers use to move between blocks;
 //! - [`intercept`]: the single place that asks whether VMX/SVM intercepts
 //!   an instruction or event (no-op until nested virtualization lands).
 
@@ -29,6 +30,7 @@ pub mod mem;
 pub mod mem_vec;
 pub mod paging;
 pub mod platform;
+pub mod rip_cache;
 pub mod run;
 pub mod seg;
 #[doc(hidden)]

@@ -9,6 +9,7 @@ use super::events::{Delivery, EventKind, vec};
 use super::exec::thread::{self, Why};
 use super::exec::{Ctx, Op};
 use super::platform::Platform;
+use super::rip_cache::RipEntry;
 use crate::apic;
 use crate::machine::memory::CodeEvent;
 use crate::state::{Activity, SegReg, rflags};
@@ -26,34 +27,10 @@ pub enum RunExit {
     Exit,
 }
 
-/// One entry of the RIP → block cache: skips the instruction-fetch
-/// translation and the physical-key lookup when the same RIP runs again
-/// in the same mode with no TLB change and no dropped block since.
-#[derive(Clone, Copy)]
-struct RipEntry {
-    rip: u64,
-    mode: u64,
-    generation: u64,
-    /// The block's ops (`CodeCache::ops[first..first + len]`), copied so
-    /// that a hit needs no block lookup.
-    first: u32,
-    len: u32,
-}
-
-const RIP_CACHE: usize = 4096;
-const NO_RIP_ENTRY: RipEntry = RipEntry {
-    rip: 0,
-    mode: 0,
-    generation: u64::MAX,
-    first: 0,
-    len: 0,
-};
-
 /// A vCPU with its decoded-block cache.
 pub struct Interp {
     pub cpu: Cpu,
     pub cache: CodeCache,
-    rip_cache: Box<[RipEntry; RIP_CACHE]>,
 }
 
 impl Interp {
@@ -61,7 +38,6 @@ impl Interp {
         Interp {
             cpu,
             cache: CodeCache::new(),
-            rip_cache: Box::new([NO_RIP_ENTRY; RIP_CACHE]),
         }
     }
 
@@ -72,13 +48,11 @@ impl Interp {
 
     /// Runs at most `budget` instructions.
     pub fn run(&mut self, plat: &mut dyn Platform, budget: u64) -> RunExit {
-        let Interp {
-            cpu,
-            cache,
-            rip_cache,
-        } = self;
+        let Interp { cpu, cache } = self;
         let end = cpu.icount.saturating_add(budget);
         let mut ctx = Ctx { cpu, plat };
+        // The code cache may have been flushed since the last slice.
+        ctx.cpu.rip_cache.code_epoch = cache.epoch;
         // Other vCPUs and devices ran since this vCPU's last slice.
         if ctx.plat.mem().code_seq() != cache.code_cursor {
             sync_code(&mut ctx, cache);
@@ -102,7 +76,7 @@ impl Interp {
             if ctx.cpu.icount >= end {
                 return RunExit::Budget;
             }
-            execute_blocks(&mut ctx, cache, rip_cache, end);
+            execute_blocks(&mut ctx, cache, end);
         }
     }
 }
@@ -160,6 +134,7 @@ fn sync_code(ctx: &mut Ctx, cache: &mut CodeCache) {
             cpu.tlb.flush_all();
         }
     });
+    cpu.rip_cache.code_epoch = cache.epoch;
 }
 
 /// Does the 8259's INTR reach the CPU (LINT0 in ExtINT mode, or the local
@@ -247,41 +222,21 @@ fn deliver_fault(ctx: &mut Ctx) {
     }
 }
 
-/// The RIP-cache validity stamp: changes when the TLB is flushed (the
-/// fetch translation may differ) or a block is dropped (ids may be dead or
-/// reused). Both counters only grow, so their sum changes when either does.
-#[inline(always)]
-fn rip_stamp(ctx: &Ctx, cache: &CodeCache) -> u64 {
-    ctx.cpu.tlb.generation.wrapping_add(cache.epoch)
-}
-
 /// The block to run at RIP: from the RIP cache, or by translating the
 /// fetch address and looking up (or building) the block by physical key.
 #[inline(always)]
-fn find_block(
-    ctx: &mut Ctx,
-    cache: &mut CodeCache,
-    rc: &mut [RipEntry; RIP_CACHE],
-) -> Option<(u32, u32)> {
-    let rip = ctx.cpu.rip;
-    let mode = ctx.cpu.fetch_mode;
-    let stamp = rip_stamp(ctx, cache);
-    let slot = ((rip ^ (rip >> 12)) as usize) & (RIP_CACHE - 1);
-    let e = &rc[slot];
-    if e.rip == rip && e.mode == mode && e.generation == stamp {
-        ctx.cpu.stats.block_hits += 1;
-        return Some((e.first, e.len));
+fn find_block(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u32)> {
+    let cpu = &mut *ctx.cpu;
+    let stamp = cpu.rip_cache.stamp(cpu.tlb.generation);
+    if let Some(hit) = cpu.rip_cache.probe(cpu.rip, cpu.fetch_mode, stamp) {
+        cpu.stats.block_hits += 1;
+        return Some(hit);
     }
-    find_block_slow(ctx, cache, rc, slot)
+    find_block_slow(ctx, cache)
 }
 
 #[inline(never)]
-fn find_block_slow(
-    ctx: &mut Ctx,
-    cache: &mut CodeCache,
-    rc: &mut [RipEntry; RIP_CACHE],
-    slot: usize,
-) -> Option<(u32, u32)> {
+fn find_block_slow(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u32)> {
     let rip = ctx.cpu.rip;
     let mode = ctx.cpu.fetch_mode;
     let cs_base = ctx.cpu.segs[SegReg::Cs as usize].base;
@@ -301,7 +256,10 @@ fn find_block_slow(
         }
         None => {
             ctx.cpu.stats.block_misses += 1;
-            match build_block(ctx, cache, pa, host, rip, fm) {
+            let built = build_block(ctx, cache, pa, host, rip, fm);
+            // Building may have flushed the cache or moved the arena.
+            ctx.cpu.rip_cache.code_epoch = cache.epoch;
+            match built {
                 Ok(id) => id,
                 Err(_) => {
                     deliver_fault(ctx);
@@ -310,18 +268,21 @@ fn find_block_slow(
             }
         }
     };
-    // Building may have flushed the cache or changed the TLB generation:
-    // stamp the entry with the state after.
+    // Building may have changed the TLB generation too: stamp the entry
+    // with the state after.
     let b = cache.blocks.get(id as usize)?;
-    let (first, len) = (b.first, u32::from(b.len));
-    rc[slot] = RipEntry {
+    let len = u32::from(b.len);
+    let ops = cache.ops.get(b.first as usize..)?.as_ptr();
+    let cpu = &mut *ctx.cpu;
+    let stamp = cpu.rip_cache.stamp(cpu.tlb.generation);
+    cpu.rip_cache.set(RipEntry {
         rip,
         mode,
-        generation: rip_stamp(ctx, cache),
-        first,
+        stamp,
+        ops,
         len,
-    };
-    Some((first, len))
+    });
+    Some((ops, len))
 }
 
 /// Runs blocks one after another, chaining from each block's end (or taken
@@ -333,38 +294,37 @@ fn find_block_slow(
 /// Those conditions are checked once, here: whatever brings one into
 /// effect also sets an attention bit (`attn::STEP`, `attn::EVENT`), which
 /// stops the chain and returns to the outer loop.
-fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACHE], end: u64) {
+fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, end: u64) {
     // Bounds REP string iterations by the instruction budget.
     ctx.cpu.rep_end = end;
     if ctx.cpu.s.events.interrupt_shadow != 0
         || ctx.cpu.rflags & (rflags::TF | rflags::RF) != 0
         || ctx.cpu.dbg.active
     {
-        execute_one(ctx, cache, rc);
+        execute_one(ctx, cache);
         return;
     }
     loop {
-        let Some((first, len)) = find_block(ctx, cache, rc) else {
+        let Some((ops, len)) = find_block(ctx, cache) else {
             return;
         };
-        let first = first as usize;
+        // SAFETY: a block's ops and its sentinel (`len + 1` ops) are in the
+        // arena at `ops`, which has not moved since the RIP-cache entry
+        // was made (its stamp includes the code-cache epoch), and the
+        // arena is not touched while the chain runs.
+        let ops = unsafe { std::slice::from_raw_parts(ops, len as usize + 1) };
         let remaining = end.saturating_sub(ctx.cpu.icount);
         if remaining < u64::from(len) {
             // The budget ends inside this block: one instruction at a time.
-            if remaining != 0
-                && let Some(op) = cache.ops.get(first)
-                && run_one_op(ctx, op) == Why::Fault
-            {
+            if remaining != 0 && run_one_op(ctx, &ops[0]) == Why::Fault {
                 deliver_fault(ctx);
             }
             return;
         }
         // RIP stays at the block's start while its ops run (each op knows
-        // its own RIP); it is written back when the chain stops. The slice
-        // includes the block's sentinel.
-        let Some(ops) = cache.ops.get(first..first + len as usize + 1) else {
-            return;
-        };
+        // its own RIP); it is written back when the chain stops. The chain
+        // may go on into further blocks (see `thread::link`).
+        ctx.cpu.link_budget = thread::LINK_BUDGET;
         match Op::run_chain(ctx, ops) {
             Why::Continue => {}
             Why::Stop => return,
@@ -390,7 +350,7 @@ fn run_one_op(ctx: &mut Ctx, op: &Op) -> Why {
 /// the DR7 breakpoints (see [`super::debug`]). Used whenever any of them
 /// is in effect.
 #[cold]
-fn execute_one(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CACHE]) {
+fn execute_one(ctx: &mut Ctx, cache: &mut CodeCache) {
     let shadow = ctx.cpu.s.events.interrupt_shadow;
     let tf = ctx.cpu.rflags & rflags::TF != 0;
     if ctx.cpu.dbg.active
@@ -407,7 +367,8 @@ fn execute_one(ctx: &mut Ctx, cache: &mut CodeCache, rc: &mut [RipEntry; RIP_CAC
         // Single step traps after every iteration of a REP string.
         ctx.cpu.rep_end = ctx.cpu.icount + 1;
     }
-    let found = find_block(ctx, cache, rc).and_then(|(first, _)| cache.ops.get(first as usize));
+    // SAFETY: as in `execute_blocks` (every block has at least one op).
+    let found = find_block(ctx, cache).map(|(ops, _)| unsafe { &*ops });
     let faulted = match found {
         // The fetch faulted (delivered).
         None => true,

@@ -82,11 +82,14 @@ pub const fn pure<F: HandlerFn>(_f: F) -> Handler {
 unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     // SAFETY: as in `threaded`.
     let f: F = unsafe { std::mem::zeroed() };
+    #[cfg(debug_assertions)]
+    let attention = ctx.cpu.attention;
     // SAFETY: `p` points at a live op (the caller's contract).
     let r = f(ctx, unsafe { &*p });
+    #[cfg(debug_assertions)]
+    debug_assert_eq!(ctx.cpu.attention, attention, "a pure handler set attention");
     if r.is_ok() {
         ctx.cpu.icount += 1;
-        debug_assert_eq!(ctx.cpu.attention, 0, "a pure handler set attention");
         // SAFETY: as in `continue_after`.
         unsafe {
             let next = p.add(1);
@@ -95,7 +98,7 @@ unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     }
     if r == Err(Stop::Jump) {
         ctx.cpu.icount += 1;
-        return Why::Continue;
+        return link(ctx);
     }
     // SAFETY: `p` points at a live op (the caller's contract).
     stopped(ctx, unsafe { &*p }, r)
@@ -165,7 +168,7 @@ unsafe fn threaded_fused<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     ctx.cpu.icount += 2;
     if f(ctx, op) {
         ctx.cpu.rip = op.disp;
-        return Why::Continue;
+        return link(ctx);
     }
     // SAFETY: the Jcc at `p + 1` is not a sentinel, so `p + 2` is an op
     // of the same slice (the caller's contract).
@@ -216,7 +219,7 @@ unsafe fn continue_after(ctx: &mut Ctx, p: *const Op, r: Exec) -> Why {
         // The branch set RIP; it may have written memory (CALL).
         ctx.cpu.icount += 1;
         return if ctx.cpu.attention == 0 {
-            Why::Continue
+            link(ctx)
         } else {
             Why::Stop
         };
@@ -251,6 +254,35 @@ fn stopped(ctx: &mut Ctx, op: &Op, r: Exec) -> Why {
 unsafe fn block_end(ctx: &mut Ctx, p: *const Op) -> Why {
     // SAFETY: `p` points at the live sentinel (the caller's contract).
     ctx.cpu.rip = unsafe { (*p).rip };
+    link(ctx)
+}
+
+/// How many blocks a chain may enter directly before returning to the run
+/// loop. Small in debug builds, where the tail calls are real calls and
+/// each entered block deepens the stack.
+pub const LINK_BUDGET: u32 = if cfg!(debug_assertions) { 4 } else { 64 };
+
+/// After a taken branch or a block end, with RIP set and nothing needing
+/// the run loop: goes straight into the block at RIP when the RIP cache
+/// has it, the whole block fits in the budget (`Cpu::rep_end`) and the
+/// chain may still link ([`LINK_BUDGET`]); otherwise returns to the run
+/// loop, which finds (or builds) the block.
+#[inline(always)]
+fn link(ctx: &mut Ctx) -> Why {
+    let cpu = &mut *ctx.cpu;
+    if cpu.link_budget != 0 {
+        let stamp = cpu.rip_cache.stamp(cpu.tlb.generation);
+        if let Some((ops, len)) = cpu.rip_cache.probe(cpu.rip, cpu.fetch_mode, stamp)
+            && cpu.icount + u64::from(len) <= cpu.rep_end
+        {
+            cpu.link_budget -= 1;
+            cpu.stats.block_hits += 1;
+            // SAFETY: the entry's stamp matches, so `ops` points at a
+            // block's ops and its sentinel in the code-cache arena, which
+            // nothing can change while a chain runs.
+            return unsafe { ((*ops).exec.0)(ctx, ops) };
+        }
+    }
     Why::Continue
 }
 
@@ -288,6 +320,7 @@ impl Op {
 /// Runs exactly one op (a copy of `op` with its unfused handler, followed
 /// by a sentinel): the one-at-a-time path (single step, budget end).
 pub fn run_single(ctx: &mut Ctx, op: &Op) -> Why {
+    ctx.cpu.link_budget = 0;
     let mut one = *op;
     one.exec = one.alt;
     let pair = [one, Op::sentinel(op.next_rip)];
