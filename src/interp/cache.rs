@@ -8,7 +8,7 @@
 //! code, DMA). Keys are physical, so address-space switches (CR3, PCID,
 //! VPID, ASID) never require a flush.
 
-use super::exec::Op;
+use super::exec::{Op, REG_SLOTS};
 
 /// Maximum instructions in one block.
 pub const MAX_BLOCK_OPS: usize = 48;
@@ -94,7 +94,23 @@ impl CodeCache {
     }
 
     /// Appends an op to the arena (bumping the epoch if the arena moves).
-    pub fn push_op(&mut self, op: Op) {
+    /// Register fields are brought into the register file's range here:
+    /// handlers index it without bounds checks (`Ctx::gpr`), and every
+    /// register number the decoder produces (GPRs with AH–BH as 16–19,
+    /// the zero slot, vector, segment, control and debug registers) is
+    /// already below [`REG_SLOTS`], so this changes nothing else.
+    pub fn push_op(&mut self, mut op: Op) {
+        let m = (REG_SLOTS - 1) as u8;
+        debug_assert!(
+            [op.r0, op.r1, op.r2, op.base, op.index]
+                .iter()
+                .all(|&r| r <= m)
+        );
+        op.r0 &= m;
+        op.r1 &= m;
+        op.r2 &= m;
+        op.base &= m;
+        op.index &= m;
         let before = self.ops.as_ptr();
         self.ops.push(op);
         if self.ops.as_ptr() != before {

@@ -453,9 +453,8 @@ impl Ctx<'_> {
     #[inline(always)]
     pub fn host_fast<W: Width, const FLAT: bool>(&self, op: &Op, write: bool) -> Option<*mut u8> {
         let la = if FLAT {
-            let r = &self.cpu.regs;
-            r[op.base as usize & 31]
-                .wrapping_add(r[op.index as usize & 31] << (op.scale & 3))
+            self.gpr(op.base)
+                .wrapping_add(self.gpr(op.index) << (op.scale & 3))
                 .wrapping_add(op.disp)
         } else {
             self.linear_fast(op, write)?

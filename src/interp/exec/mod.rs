@@ -88,6 +88,10 @@ pub struct Op {
     pub imm2: u16,
 }
 
+/// Length of the register file (`Cpu::regs`): every register field of an
+/// op in the code cache is below this.
+pub const REG_SLOTS: usize = 32;
+
 /// Address masks by `Op::asize` (indexed with `& 3`, so the lookup needs no
 /// bounds check).
 pub const ASIZE_MASK: [u64; 4] = [0xFFFF, 0xFFFF_FFFF, u64::MAX, u64::MAX];
@@ -216,12 +220,29 @@ impl Ctx<'_> {
     /// Effective address of the op's memory operand (before segmentation).
     #[inline(always)]
     pub fn ea(&self, op: &Op) -> u64 {
-        // `& 31`: the register file has 32 slots, so no bounds checks.
-        let r = &self.cpu.regs;
-        (r[op.base as usize & 31]
-            .wrapping_add(r[op.index as usize & 31] << (op.scale & 3))
+        (self
+            .gpr(op.base)
+            .wrapping_add(self.gpr(op.index) << (op.scale & 3))
             .wrapping_add(op.disp))
             & ASIZE_MASK[op.asize as usize & 3]
+    }
+
+    /// Slot `n` of the register file (0–15 the GPRs, 16 the zero slot).
+    #[inline(always)]
+    pub fn gpr(&self, n: u8) -> u64 {
+        debug_assert!((n as usize) < REG_SLOTS);
+        // SAFETY: ops reach handlers only from the code-cache arena, and
+        // `CodeCache::push_op` keeps every register field below
+        // `REG_SLOTS`, the register file's length.
+        unsafe { *self.cpu.regs.get_unchecked(n as usize) }
+    }
+
+    /// Mutable slot `n` of the register file (see [`Self::gpr`]).
+    #[inline(always)]
+    pub fn gpr_mut(&mut self, n: u8) -> &mut u64 {
+        debug_assert!((n as usize) < REG_SLOTS);
+        // SAFETY: as in `gpr`.
+        unsafe { self.cpu.regs.get_unchecked_mut(n as usize) }
     }
 
     /// Reads register `n` at width `W`. For 8-bit registers, 16..=19 are
@@ -229,9 +250,10 @@ impl Ctx<'_> {
     #[inline(always)]
     pub fn reg<W: Width>(&self, n: u8) -> u64 {
         if W::BITS == 8 && n >= 16 {
-            (self.cpu.regs[(n - 16) as usize & 15] >> 8) & 0xFF
+            (self.gpr(n - 16) >> 8) & 0xFF
         } else {
-            self.cpu.regs[n as usize & 15] & W::MASK
+            debug_assert!(n < 16, "register {n} at {} bits", W::BITS);
+            self.gpr(n) & W::MASK
         }
     }
 
@@ -239,19 +261,20 @@ impl Ctx<'_> {
     /// 8- and 16-bit writes merge).
     #[inline(always)]
     pub fn set_reg<W: Width>(&mut self, n: u8, v: u64) {
+        debug_assert!(n < 16 || (W::BITS == 8 && n < 20), "register {n}");
         match W::BITS {
-            64 => self.cpu.regs[n as usize & 15] = v,
-            32 => self.cpu.regs[n as usize & 15] = v & 0xFFFF_FFFF,
+            64 => *self.gpr_mut(n) = v,
+            32 => *self.gpr_mut(n) = v & 0xFFFF_FFFF,
             16 => {
-                let r = &mut self.cpu.regs[n as usize & 15];
+                let r = self.gpr_mut(n);
                 *r = (*r & !0xFFFF) | (v & 0xFFFF);
             }
             _ => {
                 if n >= 16 {
-                    let r = &mut self.cpu.regs[(n - 16) as usize & 15];
+                    let r = self.gpr_mut(n - 16);
                     *r = (*r & !0xFF00) | ((v & 0xFF) << 8);
                 } else {
-                    let r = &mut self.cpu.regs[n as usize & 15];
+                    let r = self.gpr_mut(n);
                     *r = (*r & !0xFF) | (v & 0xFF);
                 }
             }
