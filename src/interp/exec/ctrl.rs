@@ -2,7 +2,7 @@
 //! and far), IRET, INT n / INT3 / INTO / INT1 (SDM Vol. 2A/2B). The
 //! protected-mode far-transfer rules are in `far.rs`.
 
-use crate::interp::exec::{handler, pure};
+use crate::interp::exec::{fast_jump, handler, pure};
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
 use super::far;
@@ -107,6 +107,18 @@ const JCC_OK: [Handler; 16] = [
 fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let t = ctx.reg::<W>(op.r0);
     ctx.jump_near(t)
+}
+/// JMP r/m fast path: the target read from RAM through the TLB, and a
+/// target that passes the near-branch check.
+#[inline(always)]
+fn jmp_m_fast<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
+    match ctx.load_fast::<W, FLAT>(op) {
+        Some(t) if near_target_ok(ctx.cpu, t) => {
+            ctx.cpu.rip = t;
+            true
+        }
+        _ => false,
+    }
 }
 fn jmp_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let t = ctx.load::<W>(op)?;
@@ -294,7 +306,13 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                     let w = insn.memory_size().size() as u32 * 8 - 16;
                     by_width!(w, jmp_far_m)
                 } else {
-                    by_width!(bits, jmp_m)
+                    let flat = crate::interp::decode::flat64(op, ctx);
+                    match (bits, flat) {
+                        (16, _) => fast_jump(jmp_m_fast::<W16, false>, jmp_m::<W16>),
+                        (32, _) => fast_jump(jmp_m_fast::<W32, false>, jmp_m::<W32>),
+                        (_, true) => fast_jump(jmp_m_fast::<W64, true>, jmp_m::<W64>),
+                        (_, false) => fast_jump(jmp_m_fast::<W64, false>, jmp_m::<W64>),
+                    }
                 }
             }
             OpKind::FarBranch16 | OpKind::FarBranch32 => {

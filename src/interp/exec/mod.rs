@@ -21,7 +21,7 @@ pub mod system;
 pub mod thread;
 pub mod x87;
 
-pub use thread::{Handler, fast, fused, handler, pure};
+pub use thread::{Handler, fast, fast_jump, fused, handler, pure};
 
 use super::cpu::Cpu;
 use super::platform::Platform;

@@ -141,6 +141,36 @@ unsafe fn threaded_fast<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) ->
     }
 }
 
+/// Wraps a near jump split into a frame-less fast path `F`, which returns
+/// `true` when it has jumped (RIP set, nothing else changed but what a
+/// RAM read leaves), and the full handler `S` that runs otherwise.
+pub const fn fast_jump<F: FastFn, S: HandlerFn>(_f: F, _s: S) -> Handler {
+    const {
+        assert!(
+            std::mem::size_of::<F>() == 0 && std::mem::size_of::<S>() == 0,
+            "handlers must be fn items, not fn pointers or capturing closures"
+        )
+    };
+    Handler(threaded_fast_jump::<F, S>)
+}
+
+/// The wrapper of a split jump (see [`fast_jump`]).
+///
+/// # Safety
+/// As for [`Threaded`].
+unsafe fn threaded_fast_jump<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+    // SAFETY: as in `threaded`.
+    let f: F = unsafe { std::mem::zeroed() };
+    // SAFETY: `p` points at a live op (the caller's contract).
+    if f(ctx, unsafe { &*p }) {
+        ctx.cpu.icount += 1;
+        link(ctx)
+    } else {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { threaded::<S>(ctx, p) }
+    }
+}
+
 /// Wraps a fused pair: a flag-setting op that cannot fault (register
 /// CMP/TEST) and the Jcc after it, executed together by `F`, which
 /// returns whether the branch is taken (target in the op's `disp`). The
