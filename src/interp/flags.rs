@@ -29,6 +29,10 @@ const DEFERRED: u64 = 1;
 /// `aux` bit 1 of a deferred value: subtraction (else addition).
 const DEFERRED_SUB: u64 = 2;
 
+/// Handlers build a new value for each result instead of copying the old
+/// one and patching it: a whole-struct copy compiles to wide loads that
+/// cannot be forwarded from the previous instruction's field stores, which
+/// stalls every instruction of an INC/DEC chain on the host.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LazyFlags {
     pub res: u64,
@@ -142,16 +146,16 @@ impl LazyFlags {
         self.aux = 0;
     }
 
-    /// INC/DEC: like ADD/SUB with 1, but CF is preserved.
+    /// INC/DEC: like ADD/SUB with 1, but CF keeps its old value `cf`.
     #[inline(always)]
-    pub fn set_inc_dec(&mut self, a: u64, r: u64, bits: u32, dec: bool) {
-        let cf = self.cf();
+    pub fn set_inc_dec(&mut self, cf: bool, a: u64, r: u64, bits: u32, dec: bool) {
         if dec {
             self.set_sub_borrow(a, 1, r, bits);
         } else {
             self.set_add_carry(a, 1, r, bits);
         }
-        let of = self.of();
+        // `aux` was just computed (not deferred): read it directly.
+        let of = ((self.aux >> 63) ^ (self.aux >> 62)) & 1 != 0;
         self.aux = (self.aux & AF_MASK) | (u64::from(cf) << 63) | (u64::from(cf ^ of) << 62);
     }
 
@@ -352,10 +356,12 @@ mod tests {
     fn inc_dec_preserve_cf() {
         let mut l = LazyFlags::default();
         l.load_status(rflags::CF);
-        l.set_inc_dec(0x7F, 0x80, 8, false);
+        let cf = l.cf();
+        l.set_inc_dec(cf, 0x7F, 0x80, 8, false);
         assert!(l.cf() && l.of() && l.sf() && l.af());
         l.load_status(0);
-        l.set_inc_dec(0, 0xFF, 8, true);
+        let cf = l.cf();
+        l.set_inc_dec(cf, 0, 0xFF, 8, true);
         assert!(!l.cf() && !l.of() && l.sf());
     }
 }

@@ -23,7 +23,8 @@ pub const TEST: u8 = 8;
 /// Computes `a OP b` at width `W` and the resulting flags.
 #[inline(always)]
 pub fn compute<W: Width, const OP: u8>(lf: &LazyFlags, a: u64, b: u64) -> (u64, LazyFlags) {
-    let mut f = *lf;
+    // Every arm defines all the flags (see `LazyFlags` on copies).
+    let mut f = LazyFlags::default();
     let m = W::MASK;
     let r = match OP {
         ADD => {
@@ -277,18 +278,20 @@ const DEC: u8 = 1;
 const NEG: u8 = 2;
 const NOT: u8 = 3;
 
+/// The result of a unary operation and its new flags (`None`: NOT, which
+/// leaves the flags alone).
 #[inline(always)]
-fn unary<W: Width, const OP: u8>(lf: &LazyFlags, a: u64) -> (u64, LazyFlags) {
-    let mut f = *lf;
+fn unary<W: Width, const OP: u8>(lf: &LazyFlags, a: u64) -> (u64, Option<LazyFlags>) {
+    let mut f = LazyFlags::default();
     let r = match OP {
         INC => {
             let r = a.wrapping_add(1) & W::MASK;
-            f.set_inc_dec(a, r, W::BITS, false);
+            f.set_inc_dec(lf.cf(), a, r, W::BITS, false);
             r
         }
         DEC => {
             let r = a.wrapping_sub(1) & W::MASK;
-            f.set_inc_dec(a, r, W::BITS, true);
+            f.set_inc_dec(lf.cf(), a, r, W::BITS, true);
             r
         }
         NEG => {
@@ -296,15 +299,17 @@ fn unary<W: Width, const OP: u8>(lf: &LazyFlags, a: u64) -> (u64, LazyFlags) {
             f.set_sub(0, a, r, W::BITS);
             r
         }
-        _ => !a & W::MASK,
+        _ => return (!a & W::MASK, None),
     };
-    (r, f)
+    (r, Some(f))
 }
 
 fn unary_r<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let a = ctx.reg::<W>(op.r0);
     let (r, f) = unary::<W, OP>(&ctx.cpu.lf, a);
-    ctx.cpu.lf = f;
+    if let Some(f) = f {
+        ctx.cpu.lf = f;
+    }
     ctx.set_reg::<W>(op.r0, r);
     Ok(())
 }
@@ -313,7 +318,9 @@ fn unary_m<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let a = ctx.load_rmw::<W>(op)?;
     let (r, f) = unary::<W, OP>(&ctx.cpu.lf, a);
     ctx.store::<W>(op, r)?;
-    ctx.cpu.lf = f;
+    if let Some(f) = f {
+        ctx.cpu.lf = f;
+    }
     Ok(())
 }
 

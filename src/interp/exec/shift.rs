@@ -32,7 +32,13 @@ fn shift<W: Width, const OP: u8>(lf: &LazyFlags, a: u64, count: u32) -> Option<(
     let bits = W::BITS;
     let m = W::MASK;
     let msb = |v: u64| (v >> (bits - 1)) & 1 != 0;
-    let mut f = *lf;
+    // Field by field, not a struct copy (see `LazyFlags`): rotates keep
+    // the result-derived flags, shifts replace everything.
+    let mut f = LazyFlags {
+        res: lf.res,
+        aux: lf.aux_bits(),
+        src: 0,
+    };
     let r = match OP {
         SHL => {
             let r = if count >= bits { 0 } else { (a << count) & m };
@@ -176,7 +182,7 @@ fn double<W: Width, const LEFT: bool>(
         (r, (d >> (count - 1)) & 1 != 0)
     };
     let of = ((r ^ d) >> (bits - 1)) & 1 != 0;
-    let mut f = *lf;
+    let mut f = LazyFlags::default();
     f.set_result_cf_of(r, bits, cf, of);
     Some((r, f))
 }
