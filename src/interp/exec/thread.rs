@@ -48,16 +48,33 @@ pub struct Handler(pub Threaded);
 pub trait HandlerFn: Fn(&mut Ctx, &Op) -> Exec + Copy {}
 impl<F: Fn(&mut Ctx, &Op) -> Exec + Copy> HandlerFn for F {}
 
+/// Compile-time check that a handler type is a fn item: a zero-sized type
+/// naming one function, which the wrappers call without storing it.
+struct FnItem<F>(std::marker::PhantomData<F>);
+
+impl<F> FnItem<F> {
+    const CHECK: () = assert!(
+        std::mem::size_of::<F>() == 0,
+        "handlers must be fn items, not fn pointers or capturing closures"
+    );
+}
+
+/// The fn item `F` a wrapper was generated for (the wrappers are only
+/// named by the constructors below, which check `FnItem::<F>::CHECK`).
+#[inline(always)]
+fn conjure<F: Copy>() -> F {
+    let () = FnItem::<F>::CHECK;
+    // SAFETY: `F` is zero-sized (checked above at compile time) and a fn
+    // item has no invariant beyond existing, so this is the very fn item
+    // that was passed to the constructor.
+    unsafe { std::mem::zeroed() }
+}
+
 /// Wraps the instruction handler `f` (a fn item: a zero-sized type naming
 /// one function, so the wrapper is generated for it and calls it
 /// directly).
 pub const fn handler<F: HandlerFn>(_f: F) -> Handler {
-    const {
-        assert!(
-            std::mem::size_of::<F>() == 0,
-            "handlers must be fn items, not fn pointers or capturing closures"
-        )
-    };
+    let () = FnItem::<F>::CHECK;
     Handler(threaded::<F>)
 }
 
@@ -66,12 +83,7 @@ pub const fn handler<F: HandlerFn>(_f: F) -> Handler {
 /// bit (no memory, I/O or system state), so its wrapper skips the
 /// attention check.
 pub const fn pure<F: HandlerFn>(_f: F) -> Handler {
-    const {
-        assert!(
-            std::mem::size_of::<F>() == 0,
-            "handlers must be fn items, not fn pointers or capturing closures"
-        )
-    };
+    let () = FnItem::<F>::CHECK;
     Handler(threaded_pure::<F>)
 }
 
@@ -80,8 +92,7 @@ pub const fn pure<F: HandlerFn>(_f: F) -> Handler {
 /// # Safety
 /// As for [`Threaded`].
 unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
-    // SAFETY: as in `threaded`.
-    let f: F = unsafe { std::mem::zeroed() };
+    let f: F = conjure();
     #[cfg(debug_assertions)]
     let attention = ctx.cpu.attention;
     // SAFETY: `p` points at a live op (the caller's contract).
@@ -115,12 +126,8 @@ impl<F: Fn(&mut Ctx, &Op) -> bool + Copy> FastFn for F {}
 /// the wrapper with no call, so it needs no stack frame; when it declines,
 /// the wrapper tail-calls the full handler's wrapper.
 pub const fn fast<F: FastFn, S: HandlerFn>(_f: F, _s: S) -> Handler {
-    const {
-        assert!(
-            std::mem::size_of::<F>() == 0 && std::mem::size_of::<S>() == 0,
-            "handlers must be fn items, not fn pointers or capturing closures"
-        )
-    };
+    let () = FnItem::<F>::CHECK;
+    let () = FnItem::<S>::CHECK;
     Handler(threaded_fast::<F, S>)
 }
 
@@ -129,8 +136,7 @@ pub const fn fast<F: FastFn, S: HandlerFn>(_f: F, _s: S) -> Handler {
 /// # Safety
 /// As for [`Threaded`].
 unsafe fn threaded_fast<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
-    // SAFETY: as in `threaded`.
-    let f: F = unsafe { std::mem::zeroed() };
+    let f: F = conjure();
     // SAFETY: `p` points at a live op (the caller's contract).
     if f(ctx, unsafe { &*p }) {
         // SAFETY: the caller's contract, passed on.
@@ -145,12 +151,8 @@ unsafe fn threaded_fast<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) ->
 /// `true` when it has jumped (RIP set, nothing else changed but what a
 /// RAM read leaves), and the full handler `S` that runs otherwise.
 pub const fn fast_jump<F: FastFn, S: HandlerFn>(_f: F, _s: S) -> Handler {
-    const {
-        assert!(
-            std::mem::size_of::<F>() == 0 && std::mem::size_of::<S>() == 0,
-            "handlers must be fn items, not fn pointers or capturing closures"
-        )
-    };
+    let () = FnItem::<F>::CHECK;
+    let () = FnItem::<S>::CHECK;
     Handler(threaded_fast_jump::<F, S>)
 }
 
@@ -159,8 +161,7 @@ pub const fn fast_jump<F: FastFn, S: HandlerFn>(_f: F, _s: S) -> Handler {
 /// # Safety
 /// As for [`Threaded`].
 unsafe fn threaded_fast_jump<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
-    // SAFETY: as in `threaded`.
-    let f: F = unsafe { std::mem::zeroed() };
+    let f: F = conjure();
     // SAFETY: `p` points at a live op (the caller's contract).
     if f(ctx, unsafe { &*p }) {
         ctx.cpu.icount += 1;
@@ -176,12 +177,7 @@ unsafe fn threaded_fast_jump<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const O
 /// returns whether the branch is taken (target in the op's `disp`). The
 /// pair counts as two instructions; the Jcc's own op is skipped.
 pub const fn fused<F: FastFn>(_f: F) -> Handler {
-    const {
-        assert!(
-            std::mem::size_of::<F>() == 0,
-            "handlers must be fn items, not fn pointers or capturing closures"
-        )
-    };
+    let () = FnItem::<F>::CHECK;
     Handler(threaded_fused::<F>)
 }
 
@@ -191,8 +187,7 @@ pub const fn fused<F: FastFn>(_f: F) -> Handler {
 /// As for [`Threaded`], and the op after `p` is the pair's Jcc (so the op
 /// after that exists too).
 unsafe fn threaded_fused<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
-    // SAFETY: as in `threaded`.
-    let f: F = unsafe { std::mem::zeroed() };
+    let f: F = conjure();
     // SAFETY: `p` points at a live op (the caller's contract).
     let op = unsafe { &*p };
     ctx.cpu.icount += 2;
@@ -214,10 +209,7 @@ unsafe fn threaded_fused<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
 /// As for [`Threaded`].
 #[inline(never)]
 unsafe fn threaded<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
-    // SAFETY: `F` is zero-sized (checked in `handler`, the only place that
-    // names this function) and a fn item has no invariant beyond existing:
-    // this is the fn item that was passed to `handler`.
-    let f: F = unsafe { std::mem::zeroed() };
+    let f: F = conjure();
     // SAFETY: `p` points at a live op (the caller's contract).
     let r = f(ctx, unsafe { &*p });
     // SAFETY: the caller's contract, passed on.
