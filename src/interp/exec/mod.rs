@@ -139,12 +139,7 @@ impl Op {
 #[macro_export]
 macro_rules! by_width {
     ($bits:expr, $f:ident $(, $c:expr)*) => {
-        match $bits {
-            8 => $crate::interp::exec::handler($f::<$crate::interp::exec::W8 $(, $c)*>),
-            16 => $crate::interp::exec::handler($f::<$crate::interp::exec::W16 $(, $c)*>),
-            32 => $crate::interp::exec::handler($f::<$crate::interp::exec::W32 $(, $c)*>),
-            _ => $crate::interp::exec::handler($f::<$crate::interp::exec::W64 $(, $c)*>),
-        }
+        $crate::by_width_with!(handler, $bits, $f $(, $c)*)
     };
 }
 
@@ -153,11 +148,20 @@ macro_rules! by_width {
 #[macro_export]
 macro_rules! by_width_pure {
     ($bits:expr, $f:ident $(, $c:expr)*) => {
+        $crate::by_width_with!(pure, $bits, $f $(, $c)*)
+    };
+}
+
+/// The width dispatch behind [`by_width!`] and [`by_width_pure!`], with
+/// the wrapper constructor (`handler` or `pure`) as the first argument.
+#[macro_export]
+macro_rules! by_width_with {
+    ($wrap:ident, $bits:expr, $f:ident $(, $c:expr)*) => {
         match $bits {
-            8 => $crate::interp::exec::pure($f::<$crate::interp::exec::W8 $(, $c)*>),
-            16 => $crate::interp::exec::pure($f::<$crate::interp::exec::W16 $(, $c)*>),
-            32 => $crate::interp::exec::pure($f::<$crate::interp::exec::W32 $(, $c)*>),
-            _ => $crate::interp::exec::pure($f::<$crate::interp::exec::W64 $(, $c)*>),
+            8 => $crate::interp::exec::$wrap($f::<$crate::interp::exec::W8 $(, $c)*>),
+            16 => $crate::interp::exec::$wrap($f::<$crate::interp::exec::W16 $(, $c)*>),
+            32 => $crate::interp::exec::$wrap($f::<$crate::interp::exec::W32 $(, $c)*>),
+            _ => $crate::interp::exec::$wrap($f::<$crate::interp::exec::W64 $(, $c)*>),
         }
     };
 }
