@@ -294,6 +294,8 @@ pub fn build_block(
     // condition of a fusable Jcc.
     let mut flags_op = [None; MAX_BLOCK_OPS];
     let mut jcc = [None; MAX_BLOCK_OPS];
+    let la_page = cs.base.wrapping_add(rip) & !0xFFF;
+    let mut followed = 0;
     loop {
         // Gather up to 15 bytes: the rest of this page, then the next page.
         let mut buf = [0u8; 15];
@@ -302,7 +304,7 @@ pub fn build_block(
             // SAFETY: `host` points at `pa` inside a RAM/ROM page and the
             // block never reads past the page end (`in_page`).
             Some(h) => unsafe {
-                let p = h.add(page_off - (pa & 0xFFF) as usize);
+                let p = h.sub((pa & 0xFFF) as usize).add(page_off);
                 std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), in_page);
             },
             None => {
@@ -377,8 +379,27 @@ pub fn build_block(
         }
         op.rip = ip;
         op.next_rip = ip.wrapping_add(len as u64) & ip_mask;
+        // An unconditional jump to this page: decode on at its target
+        // (the jump becomes an op that only retires).
+        let follow = exec::ctrl::followable_jmp(&insn, ctx).filter(|&t| {
+            !over_limit
+                && followed < MAX_FOLLOWED_JMPS
+                && n + 1 < MAX_BLOCK_OPS
+                && page_off + len < 4096
+                && cs.base.wrapping_add(t) & !0xFFF == la_page
+        });
+        if let Some(target) = follow {
+            op.exec = exec::ctrl::JMP_FOLLOWED;
+            op.next_rip = target;
+        }
         push_op(cache, op);
         n += 1;
+        if let Some(target) = follow {
+            followed += 1;
+            ip = target;
+            page_off = (cs.base.wrapping_add(target) & 0xFFF) as usize;
+            continue;
+        }
         let crosses = page_off + len > 4096;
         if let (true, Some(p2)) = (crosses, second_page) {
             pages[1] = p2;
@@ -408,6 +429,10 @@ pub fn build_block(
         }
     }
     fuse_pairs(cache, first as usize, n, &flags_op, &jcc);
+    // What each op counts when it leaves the block (see `exec::thread`).
+    for (i, op) in cache.ops[first as usize..].iter_mut().enumerate() {
+        op.left = (n - i) as u8;
+    }
     // The sentinel ends the block's threaded chain (see `exec::thread`).
     let next_rip = cache.ops.last().map_or(rip, |o| o.next_rip);
     cache.push_op(Op::sentinel(next_rip));
@@ -422,6 +447,10 @@ pub fn build_block(
         live: true,
     }))
 }
+
+/// How many unconditional jumps one block may follow (bounds the
+/// duplication of code reached by several jumps).
+const MAX_FOLLOWED_JMPS: u32 = 4;
 
 /// Fuses each CMP/TEST immediately followed by a Jcc into one op (the
 /// Jcc's op stays, skipped by the fused one; see `exec::thread::fused`).

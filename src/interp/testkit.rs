@@ -20,6 +20,9 @@ pub struct TestPlatform {
     pub serial: Vec<u8>,
     pub exit: Option<u32>,
     pub io_log: Vec<(u16, u32)>,
+    /// The platform time (`now`, derived from the instruction count) of
+    /// each port write, in order.
+    pub io_now: Vec<u64>,
 }
 
 impl Platform for TestPlatform {
@@ -33,8 +36,9 @@ impl Platform for TestPlatform {
             _ => 0xFFFF_FFFF,
         }
     }
-    fn io_out(&mut self, _now: u64, port: u16, _size: u8, value: u32) {
+    fn io_out(&mut self, now: u64, port: u16, _size: u8, value: u32) {
         self.io_log.push((port, value));
+        self.io_now.push(now);
         match port {
             0x3F8 => self.serial.push(value as u8),
             0xF4 => self.exit = Some(value),
@@ -152,6 +156,7 @@ impl Harness {
                 serial: Vec::new(),
                 exit: None,
                 io_log: Vec::new(),
+                io_now: Vec::new(),
             },
         }
     }

@@ -61,6 +61,26 @@ pub fn fusable_jcc(insn: &Instruction, ctx: &Ctx) -> Option<u8> {
     (near && jcc && near_target_ok(ctx.cpu, insn.near_branch_target())).then_some(cc)
 }
 
+/// If `insn` is a near JMP rel whose target was checked at decode time
+/// (the `jmp_rel_ok` form), its target: the block builder may go on
+/// decoding there instead of ending the block ([`JMP_FOLLOWED`]).
+pub fn followable_jmp(insn: &Instruction, ctx: &Ctx) -> Option<u64> {
+    let near = matches!(
+        insn.op0_kind(),
+        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+    );
+    let target = insn.near_branch_target();
+    (insn.mnemonic() == Mnemonic::Jmp && near && near_target_ok(ctx.cpu, target)).then_some(target)
+}
+
+/// A JMP rel whose target instructions follow it in the same block: it
+/// only retires (its op's `next_rip` is the target). One-at-a-time
+/// execution uses the op's `alt`, the real `jmp_rel_ok`.
+pub const JMP_FOLLOWED: Handler = pure(jmp_followed);
+fn jmp_followed(_ctx: &mut Ctx, _op: &Op) -> Exec {
+    Ok(())
+}
+
 fn jmp_rel(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.jump_near(op.imm)
 }

@@ -84,9 +84,17 @@ pub struct Op {
     pub osize: u8,
     /// REP/REPE/REPNE prefix: 0 none, 1 REP/REPE, 2 REPNE.
     pub rep: u8,
+    /// Instructions from this op to the end of its block, this one
+    /// included. A block's instructions are counted when it is entered
+    /// (`Cpu::icount` runs ahead by `left` while the op executes), so ops
+    /// that neither stop the chain nor look at the count pay nothing; see
+    /// [`thread`].
+    pub left: u8,
     /// A second small immediate (ENTER level, far pointer selector).
     pub imm2: u16,
 }
+
+const _: () = assert!(std::mem::size_of::<Op>() == 64, "an op is one cache line");
 
 /// Length of the register file (`Cpu::regs`): every register field of an
 /// op in the code cache is below this.
@@ -129,6 +137,7 @@ impl Op {
             asize: 2,
             osize: 8,
             rep: 0,
+            left: 1,
             imm2: 0,
         }
     }

@@ -10,9 +10,17 @@
 //! complete normally, having set RIP, and says why ([`Why`]).
 //!
 //! Every block's ops are followed by a sentinel op ([`Op::sentinel`])
-//! whose handler ends the chain, so "the next op" always exists. Chains
-//! are at most one block long (plus the sentinel): even if the compiler
-//! did not turn the tail calls into jumps, the recursion is bounded.
+//! whose handler ends the chain, so "the next op" always exists.
+//!
+//! Retired instructions are counted per block, not per op: whoever enters
+//! a block adds its length to `Cpu::icount` first, so while an op runs the
+//! count is ahead of the exact one by the op's `left` (itself and the ops
+//! after it in the block). Ops that go straight on to the next op need no
+//! count at all. Everything that leaves the block early or looks at the
+//! count corrects it: the full handlers' wrapper ([`threaded`]) makes it
+//! exact before the handler runs (devices read the clock from it), taken
+//! branches take back the instructions they skip, and a chain that stops
+//! leaves it exact.
 
 use super::{Ctx, Exec, Op, Stop};
 
@@ -100,19 +108,19 @@ unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     #[cfg(debug_assertions)]
     debug_assert_eq!(ctx.cpu.attention, attention, "a pure handler set attention");
     if r.is_ok() {
-        ctx.cpu.icount += 1;
         // SAFETY: as in `continue_after`.
         unsafe {
             let next = p.add(1);
             return ((*next).exec.0)(ctx, next);
         }
     }
+    // SAFETY: `p` points at a live op (the caller's contract).
+    let op = unsafe { &*p };
     if r == Err(Stop::Jump) {
-        ctx.cpu.icount += 1;
+        leave_block(ctx, op, 1);
         return link(ctx);
     }
-    // SAFETY: `p` points at a live op (the caller's contract).
-    stopped(ctx, unsafe { &*p }, r)
+    stopped_early(ctx, op, r)
 }
 
 /// The fast path of a handler: does the whole instruction and returns
@@ -139,8 +147,18 @@ unsafe fn threaded_fast<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) ->
     let f: F = conjure();
     // SAFETY: `p` points at a live op (the caller's contract).
     if f(ctx, unsafe { &*p }) {
-        // SAFETY: the caller's contract, passed on.
-        unsafe { continue_after(ctx, p, Ok(())) }
+        // SAFETY: `p` points at a live op followed by another (the
+        // caller's contract).
+        unsafe {
+            if ctx.cpu.attention == 0 {
+                let next = p.add(1);
+                return ((*next).exec.0)(ctx, next);
+            }
+            let op = &*p;
+            leave_block(ctx, op, 1);
+            ctx.cpu.rip = op.next_rip;
+        }
+        Why::Stop
     } else {
         // SAFETY: the caller's contract, passed on.
         unsafe { threaded::<S>(ctx, p) }
@@ -164,7 +182,8 @@ unsafe fn threaded_fast_jump<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const O
     let f: F = conjure();
     // SAFETY: `p` points at a live op (the caller's contract).
     if f(ctx, unsafe { &*p }) {
-        ctx.cpu.icount += 1;
+        // SAFETY: as above.
+        leave_block(ctx, unsafe { &*p }, 1);
         link(ctx)
     } else {
         // SAFETY: the caller's contract, passed on.
@@ -190,9 +209,9 @@ unsafe fn threaded_fused<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     let f: F = conjure();
     // SAFETY: `p` points at a live op (the caller's contract).
     let op = unsafe { &*p };
-    ctx.cpu.icount += 2;
     if f(ctx, op) {
         ctx.cpu.rip = op.disp;
+        leave_block(ctx, op, 2);
         return link(ctx);
     }
     // SAFETY: the Jcc at `p + 1` is not a sentinel, so `p + 2` is an op
@@ -211,28 +230,34 @@ unsafe fn threaded_fused<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
 unsafe fn threaded<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     let f: F = conjure();
     // SAFETY: `p` points at a live op (the caller's contract).
-    let r = f(ctx, unsafe { &*p });
+    let op = unsafe { &*p };
+    // The exact count while the handler runs: the instructions before
+    // this one.
+    ctx.cpu.icount -= u64::from(op.left);
+    let r = f(ctx, op);
     // SAFETY: the caller's contract, passed on.
     unsafe { continue_after(ctx, p, r) }
 }
 
-/// After the op at `p` ran with result `r`: counts it, and either goes on
-/// with the next op or stops the chain.
+/// After the op at `p` ran with result `r`, the count being exact (the
+/// instructions before the op): counts it, and either goes on with the
+/// next op (the count running ahead again) or stops the chain.
 ///
 /// # Safety
 /// As for [`Threaded`].
 #[inline(always)]
 unsafe fn continue_after(ctx: &mut Ctx, p: *const Op, r: Exec) -> Why {
     if r.is_ok() {
-        ctx.cpu.icount += 1;
         // SAFETY: `p` points at a live op, and a non-sentinel op is always
         // followed by another op of the same slice (the sentinel at the
         // latest): the caller's contract.
         unsafe {
             if ctx.cpu.attention == 0 {
+                ctx.cpu.icount += u64::from((*p).left);
                 let next = p.add(1);
                 return ((*next).exec.0)(ctx, next);
             }
+            ctx.cpu.icount += 1;
             ctx.cpu.rip = (*p).next_rip;
         }
         return Why::Stop;
@@ -250,7 +275,23 @@ unsafe fn continue_after(ctx: &mut Ctx, p: *const Op, r: Exec) -> Why {
     stopped(ctx, unsafe { &*p }, r)
 }
 
-/// `op` stopped the chain with `r`: an exit or a fault.
+/// `op`, `done` instructions long (2 for a fused pair), left its block by
+/// a taken branch: the count, ahead by `op.left`, becomes exact.
+#[inline(always)]
+fn leave_block(ctx: &mut Ctx, op: &Op, done: u8) {
+    ctx.cpu.icount -= u64::from(op.left - done);
+}
+
+/// As [`stopped`], for an op that ran with the count still ahead.
+#[cold]
+#[inline(never)]
+fn stopped_early(ctx: &mut Ctx, op: &Op, r: Exec) -> Why {
+    ctx.cpu.icount -= u64::from(op.left);
+    stopped(ctx, op, r)
+}
+
+/// `op` stopped the chain with `r`, the count being exact (the
+/// instructions before `op`): an exit or a fault.
 #[cold]
 #[inline(never)]
 fn stopped(ctx: &mut Ctx, op: &Op, r: Exec) -> Why {
@@ -284,11 +325,12 @@ unsafe fn block_end(ctx: &mut Ctx, p: *const Op) -> Why {
 /// each entered block deepens the stack.
 pub const LINK_BUDGET: u32 = if cfg!(debug_assertions) { 4 } else { 64 };
 
-/// After a taken branch or a block end, with RIP set and nothing needing
-/// the run loop: goes straight into the block at RIP when the RIP cache
-/// has it, the whole block fits in the budget (`Cpu::rep_end`) and the
-/// chain may still link ([`LINK_BUDGET`]); otherwise returns to the run
-/// loop, which finds (or builds) the block.
+/// After a taken branch or a block end, with RIP set, the count exact and
+/// nothing needing the run loop: goes straight into the block at RIP
+/// (counting its instructions) when the RIP cache has it, the whole block
+/// fits in the budget (`Cpu::rep_end`) and the chain may still link
+/// ([`LINK_BUDGET`]); otherwise returns to the run loop, which finds (or
+/// builds) the block.
 #[inline(always)]
 fn link(ctx: &mut Ctx) -> Why {
     let cpu = &mut *ctx.cpu;
@@ -297,6 +339,7 @@ fn link(ctx: &mut Ctx) -> Why {
         if let Some((ops, len)) = cpu.rip_cache.probe(cpu.rip, cpu.fetch_mode, stamp)
             && cpu.icount + u64::from(len) <= cpu.rep_end
         {
+            cpu.icount += u64::from(len);
             cpu.link_budget -= 1;
             cpu.stats.block_hits += 1;
             // SAFETY: the entry's stamp matches, so `ops` points at a
@@ -318,14 +361,17 @@ impl Op {
         op
     }
 
-    /// Runs the chain starting at `ops[0]` and returns how it ended (RIP
-    /// set accordingly).
+    /// Runs the chain starting at `ops[0]` (a whole block, whose
+    /// instructions this counts) and returns how it ended (RIP set
+    /// accordingly, the count exact).
     ///
     /// The slice must end with a sentinel ([`Op::sentinel`]); blocks in the
     /// code cache and the pair built by [`run_single`] do.
     #[inline(always)]
     pub fn run_chain(ctx: &mut Ctx, ops: &[Op]) -> Why {
         debug_assert!(ops.last().is_some_and(|o| o.is_sentinel()));
+        debug_assert_eq!(usize::from(ops[0].left), ops.len() - 1);
+        ctx.cpu.icount += u64::from(ops[0].left);
         let p = ops.as_ptr();
         // SAFETY: `ops` ends with a sentinel, so every op but the last has
         // a successor in the slice, and the chain stops at the sentinel;
@@ -345,6 +391,7 @@ pub fn run_single(ctx: &mut Ctx, op: &Op) -> Why {
     ctx.cpu.link_budget = 0;
     let mut one = *op;
     one.exec = one.alt;
+    one.left = 1;
     let pair = [one, Op::sentinel(op.next_rip)];
     Op::run_chain(ctx, &pair)
 }
