@@ -103,6 +103,8 @@ pub struct Stats {
 }
 
 pub struct Cpu {
+    /// The platform while the vCPU runs (see `exec::Ctx::enter`).
+    pub plat: crate::interp::exec::PlatformSlot,
     /// RAX..R15, then the zero slot ([`ZERO_REG`]); padded to 32 so that
     /// indexing with `& 31` needs no bounds check.
     pub regs: [u64; 32],
@@ -144,10 +146,13 @@ pub struct Cpu {
     pub rep_end: u64,
     /// The RIP → block cache (see [`super::rip_cache`]).
     pub rip_cache: super::rip_cache::RipCache,
-    /// How many more blocks the threaded chain may enter directly before
-    /// it returns to the run loop (bounds the chain; 0 = never, as in
-    /// one-at-a-time execution).
-    pub link_budget: u32,
+    /// The threaded chain enters a further block directly only if the
+    /// count after it stays within this (the run budget, or fewer to bound
+    /// the chain; 0 = never, as in one-at-a-time execution).
+    pub link_end: u64,
+    /// The code cache's epoch as last seen by this vCPU (see
+    /// [`Cpu::see_code_epoch`]).
+    pub code_epoch: u64,
     /// Virtual time at `icount == slice_icount` (set by the scheduler).
     pub slice_ns: u64,
     pub slice_icount: u64,
@@ -191,10 +196,12 @@ impl Cpu {
             push_rf: false,
             dbg: DebugState::default(),
             pdptes: [0; 4],
+            plat: Default::default(),
             icount: 0,
             rep_end: 0,
             rip_cache: Default::default(),
-            link_budget: 0,
+            link_end: 0,
+            code_epoch: 0,
             slice_ns: 0,
             slice_icount: 0,
             slice_extra_ns: 0,
@@ -284,6 +291,18 @@ impl Cpu {
         }
     }
 
+    /// Notes the code cache's epoch, which changes whenever blocks are
+    /// dropped or the op arena moves: RIP-cache entries made before are
+    /// void. (The RIP cache checks one stamp, the TLB generation, so a new
+    /// epoch bumps it.)
+    #[inline]
+    pub fn see_code_epoch(&mut self, epoch: u64) {
+        if epoch != self.code_epoch {
+            self.code_epoch = epoch;
+            self.tlb.generation += 1;
+        }
+    }
+
     /// Adds `ns` of virtual time for an operation slower than one
     /// instruction (PAUSE, port I/O, device MMIO), without passing the next
     /// timer deadline; reaching it ends the slice so the timer fires.
@@ -362,7 +381,12 @@ impl Cpu {
         }
         self.tlb.set_cpl(self.cpl);
         self.tlb.set_wp(self.s.cr.cr0 & crate::state::cr0::WP != 0);
-        self.fetch_mode = super::decode::compute_fetch_mode(self);
+        let fetch_mode = super::decode::compute_fetch_mode(self);
+        if fetch_mode != self.fetch_mode {
+            // RIP-cache entries are for one fetch mode.
+            self.fetch_mode = fetch_mode;
+            self.tlb.generation += 1;
+        }
         let data_armed = self.dbg.data != 0;
         self.dbg.refresh(&self.s);
         if self.dbg.active {

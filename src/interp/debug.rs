@@ -259,7 +259,7 @@ pub fn general_detect(ctx: &mut Ctx) -> Exec {
     Ok(())
 }
 
-impl Ctx<'_> {
+impl Ctx {
     /// A data access of `size` bytes at linear `la` while data breakpoints
     /// are enabled: records every matching data breakpoint (SDM 18.2.5:
     /// any byte of the access in the breakpoint's range). An enabled match

@@ -311,7 +311,10 @@ pub fn build_block(
                 // MMIO fetch: read through the platform, byte by byte.
                 for (i, b) in buf.iter_mut().take(in_page).enumerate() {
                     let now = ctx.cpu.now();
-                    *b = ctx.plat.mmio_read(now, pa_page + (page_off + i) as u64, 1) as u8;
+                    *b = ctx
+                        .plat()
+                        .mmio_read(now, pa_page + (page_off + i) as u64, 1)
+                        as u8;
                 }
             }
         }
@@ -423,8 +426,8 @@ pub fn build_block(
     } else {
         &pages[..1]
     } {
-        if !ctx.plat.mem().is_code_page(*page) {
-            ctx.plat.mem().mark_code_page(*page);
+        if !ctx.plat().mem().is_code_page(*page) {
+            ctx.plat().mem().mark_code_page(*page);
             ctx.cpu.tlb.protect_code_page(*page);
         }
     }

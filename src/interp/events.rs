@@ -104,7 +104,7 @@ pub fn has_error_code(v: u8) -> bool {
     )
 }
 
-impl Ctx<'_> {
+impl Ctx {
     /// Delivers the fault recorded in `cpu.fault`, handling #DF and triple
     /// fault. RIP is the faulting instruction's (or the trap's return point).
     pub fn deliver_fault(&mut self) -> Delivery {

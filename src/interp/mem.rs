@@ -81,8 +81,9 @@ const EPOCHS: u64 = 1 << 9;
 pub struct Tlb {
     pub e: Box<[TlbEntry; TLB_SIZE]>,
     pub info: Box<[TlbInfo; TLB_SIZE]>,
-    /// Bumped whenever translations may have changed (flushes, INVLPG):
-    /// caches derived from the TLB (the RIP → block cache) check it.
+    /// Bumped whenever translations may have changed (flushes, INVLPG),
+    /// and by the CPU when the fetch mode or the code-cache epoch changes:
+    /// the stamp of the RIP → block cache.
     pub generation: u64,
     victim: [(TlbEntry, TlbInfo); VICTIMS],
     victim_next: usize,
@@ -333,7 +334,7 @@ pub(crate) fn store_le(p: *mut u8, n: usize, v: u64) {
     }
 }
 
-impl Ctx<'_> {
+impl Ctx {
     // ---- segmentation -------------------------------------------------
 
     /// Linear address of `seg:ea` for an access of `size` bytes, with the
@@ -561,7 +562,8 @@ impl Ctx<'_> {
         if self.cpu.mode == Mode::Long && !self.cpu.canonical(la) {
             return Err(self.cpu.gp(0));
         }
-        let t = match paging::walk(self.cpu, self.plat.mem(), la, acc, req) {
+        let (cpu, plat) = self.parts();
+        let t = match paging::walk(cpu, plat.mem(), la, acc, req) {
             Ok(t) => t,
             Err(pf) => {
                 self.cpu.fault = super::cpu::Fault {
@@ -583,19 +585,19 @@ impl Ctx<'_> {
         {
             return Ok(Phys::Apic((pa & 0xFFF) as u32));
         }
-        let mem = self.plat.mem();
+        let mem = self.plat().mem();
         if let Some(host) = mem.ram_page(pa) {
+            let code = mem.is_code_page(pa);
             if !req.implicit {
-                self.fill_tlb(la, page, host.as_ptr(), &t, mem.is_code_page(pa));
+                self.fill_tlb(la, page, host.as_ptr(), &t, code);
             }
             // SAFETY: `host` points at a whole RAM page; offset < 4096.
             let p = unsafe { host.add((pa & 0xFFF) as usize) };
             return Ok(Phys::Ram(p, pa));
         }
-        if let Some(rom) = mem.rom_page(pa) {
+        if let Some(rom) = mem.rom_page(pa).map(|r| r.as_ptr() as *mut u8) {
             if !req.implicit {
-                let host = rom.as_ptr() as *mut u8;
-                self.fill_tlb_rom(la, page, host, &t);
+                self.fill_tlb_rom(la, page, rom, &t);
             }
             return Ok(Phys::Rom(pa));
         }
@@ -610,7 +612,7 @@ impl Ctx<'_> {
         t: &paging::Translation,
         code: bool,
     ) {
-        let cpu = &mut *self.cpu;
+        let cpu = &mut self.cpu;
         let key = cpu.tlb.key();
         let user_mode = cpu.tlb.user();
         let s = &cpu.s;
@@ -738,7 +740,7 @@ impl Ctx<'_> {
             Phys::Ram(r, _) => load_le(unsafe { r.as_ptr().add(off) }, size),
             Phys::Rom(pa) => {
                 let mut b = [0u8; 8];
-                let _ = self.plat.mem().read(pa + off as u64, &mut b[..size]);
+                let _ = self.plat().mem().read(pa + off as u64, &mut b[..size]);
                 u64::from_le_bytes(b)
             }
             Phys::Apic(reg) => {
@@ -750,7 +752,7 @@ impl Ctx<'_> {
             Phys::Mmio(pa) => {
                 self.cpu.stats.mmio_exits += 1;
                 let now = self.cpu.now();
-                let v = self.plat.mmio_read(now, pa + off as u64, size as u8);
+                let v = self.plat().mmio_read(now, pa + off as u64, size as u8);
                 self.cpu.charge_ns(crate::machine::clock::MMIO_NS);
                 self.cpu.attention |= attn::EVENT;
                 v
@@ -766,7 +768,7 @@ impl Ctx<'_> {
                 store_le(ptr, size, v);
                 // Writes reach the slow path when the page holds decoded code.
                 let pa = pa + off as u64;
-                let mem = self.plat.mem();
+                let mem = self.plat().mem();
                 if mem.is_code_page(pa) {
                     mem.note_write(pa, size as u64);
                     self.cpu.attention |= attn::SMC;
@@ -783,7 +785,7 @@ impl Ctx<'_> {
             Phys::Mmio(pa) => {
                 self.cpu.stats.mmio_exits += 1;
                 let now = self.cpu.now();
-                self.plat.mmio_write(now, pa + off as u64, size as u8, v);
+                self.plat().mmio_write(now, pa + off as u64, size as u8, v);
                 self.cpu.charge_ns(crate::machine::clock::MMIO_NS);
                 self.cpu.attention |= attn::EXIT;
             }
@@ -817,8 +819,8 @@ impl Ctx<'_> {
             }
             ApicAction::Eoi { level: false, .. } => self.cpu.attention |= attn::EVENT,
             a @ (ApicAction::Eoi { .. } | ApicAction::SendIpi { .. } | ApicAction::SelfIpi(_)) => {
-                let now = self.cpu.now();
-                self.plat.apic_action(now, self.cpu.id, a);
+                let (now, id) = (self.cpu.now(), self.cpu.id);
+                self.plat().apic_action(now, id, a);
                 self.cpu.attention |= attn::EVENT | attn::EXIT;
             }
         }
@@ -842,7 +844,7 @@ impl Ctx<'_> {
             Phys::Ram(p, pa) => Ok((pa, Some(p.as_ptr() as *const u8))),
             Phys::Rom(pa) => {
                 let host = self
-                    .plat
+                    .plat()
                     .mem()
                     .rom_page(pa)
                     .map(|pg| pg[(pa & 0xFFF) as usize..].as_ptr());

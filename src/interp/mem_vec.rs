@@ -13,7 +13,7 @@ use super::exec::{Ctx, Exec, Stop};
 /// A 128-bit value as two little-endian quadwords (low first).
 pub type V128 = [u64; 2];
 
-impl Ctx<'_> {
+impl Ctx {
     /// Linear address of a `size`-byte operand at `seg:ea`, with segment
     /// checks and, when `align` is non-zero, a #GP(0) unless the linear
     /// address is a multiple of `align`.

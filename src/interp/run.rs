@@ -50,16 +50,16 @@ impl Interp {
     pub fn run(&mut self, plat: &mut dyn Platform, budget: u64) -> RunExit {
         let Interp { cpu, cache } = self;
         let end = cpu.icount.saturating_add(budget);
-        let mut ctx = Ctx { cpu, plat };
+        let ctx = Ctx::enter(cpu, plat);
         // The code cache may have been flushed since the last slice.
-        ctx.cpu.rip_cache.code_epoch = cache.epoch;
+        ctx.cpu.see_code_epoch(cache.epoch);
         // Other vCPUs and devices ran since this vCPU's last slice.
-        if ctx.plat.mem().code_seq() != cache.code_cursor {
-            sync_code(&mut ctx, cache);
+        if ctx.plat().mem().code_seq() != cache.code_cursor {
+            sync_code(ctx, cache);
         }
         loop {
             if ctx.cpu.attention != 0
-                && let Some(exit) = attention(&mut ctx, cache)
+                && let Some(exit) = attention(ctx, cache)
             {
                 return exit;
             }
@@ -67,7 +67,7 @@ impl Interp {
                 Activity::Active => {}
                 Activity::Shutdown => return RunExit::Shutdown,
                 Activity::Halted | Activity::WaitForSipi => {
-                    if !check_events(&mut ctx) {
+                    if !check_events(ctx) {
                         return RunExit::Halted;
                     }
                     continue;
@@ -76,7 +76,7 @@ impl Interp {
             if ctx.cpu.icount >= end {
                 return RunExit::Budget;
             }
-            execute_blocks(&mut ctx, cache, end);
+            execute_blocks(ctx, cache, end);
         }
     }
 }
@@ -85,7 +85,7 @@ impl Interp {
 fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
     let a = ctx.cpu.attention;
     ctx.cpu.attention = 0;
-    if a & attn::SMC != 0 || ctx.plat.mem().code_seq() != cache.code_cursor {
+    if a & attn::SMC != 0 || ctx.plat().mem().code_seq() != cache.code_cursor {
         sync_code(ctx, cache);
     }
     if a & attn::MODE != 0 {
@@ -111,7 +111,7 @@ fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
             return Some(RunExit::Halted);
         }
     }
-    if a & attn::EXIT != 0 || ctx.plat.wants_exit() {
+    if a & attn::EXIT != 0 || ctx.plat().wants_exit() {
         return Some(RunExit::Exit);
     }
     None
@@ -121,7 +121,7 @@ fn attention(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<RunExit> {
 /// pages written since (by any vCPU or device), and TLB write grants for
 /// pages that became code pages (another vCPU may have decoded them).
 fn sync_code(ctx: &mut Ctx, cache: &mut CodeCache) {
-    let Ctx { cpu, plat } = ctx;
+    let (cpu, plat) = ctx.parts();
     let cursor = cache.code_cursor;
     cache.code_cursor = plat.mem().code_events_since(cursor, |ev| match ev {
         CodeEvent::Written(page) => {
@@ -134,7 +134,7 @@ fn sync_code(ctx: &mut Ctx, cache: &mut CodeCache) {
             cpu.tlb.flush_all();
         }
     });
-    cpu.rip_cache.code_epoch = cache.epoch;
+    cpu.see_code_epoch(cache.epoch);
 }
 
 /// Does the 8259's INTR reach the CPU (LINT0 in ExtINT mode, or the local
@@ -183,9 +183,9 @@ fn check_events(ctx: &mut Ctx) -> bool {
         ctx.cpu.stats.interrupts += 1;
         return true;
     }
-    if pic_routed(&ctx.cpu.s) && ctx.plat.pic_intr() {
+    if pic_routed(&ctx.cpu.s) && ctx.plat().pic_intr() {
         let now = ctx.cpu.now();
-        if let Some(v) = ctx.plat.pic_ack(now) {
+        if let Some(v) = ctx.plat().pic_ack(now) {
             wake(ctx);
             let rip = ctx.cpu.rip;
             deliver_event(ctx, v, EventKind::External, rip);
@@ -225,10 +225,9 @@ fn deliver_fault(ctx: &mut Ctx) {
 /// The block to run at RIP: from the RIP cache, or by translating the
 /// fetch address and looking up (or building) the block by physical key.
 #[inline(always)]
-fn find_block(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u32)> {
-    let cpu = &mut *ctx.cpu;
-    let stamp = cpu.rip_cache.stamp(cpu.tlb.generation);
-    if let Some(hit) = cpu.rip_cache.probe(cpu.rip, cpu.fetch_mode, stamp) {
+fn find_block(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u64)> {
+    let cpu = &mut ctx.cpu;
+    if let Some(hit) = cpu.rip_cache.probe(cpu.rip, cpu.tlb.generation) {
         cpu.stats.block_hits += 1;
         return Some(hit);
     }
@@ -236,9 +235,8 @@ fn find_block(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u32)> 
 }
 
 #[inline(never)]
-fn find_block_slow(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u32)> {
+fn find_block_slow(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u64)> {
     let rip = ctx.cpu.rip;
-    let mode = ctx.cpu.fetch_mode;
     let cs_base = ctx.cpu.segs[SegReg::Cs as usize].base;
     let la = cs_base.wrapping_add(rip);
     let (pa, host) = match ctx.fetch_translate(la) {
@@ -258,7 +256,7 @@ fn find_block_slow(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u
             ctx.cpu.stats.block_misses += 1;
             let built = build_block(ctx, cache, pa, host, rip, fm);
             // Building may have flushed the cache or moved the arena.
-            ctx.cpu.rip_cache.code_epoch = cache.epoch;
+            ctx.cpu.see_code_epoch(cache.epoch);
             match built {
                 Ok(id) => id,
                 Err(_) => {
@@ -271,14 +269,12 @@ fn find_block_slow(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u
     // Building may have changed the TLB generation too: stamp the entry
     // with the state after.
     let b = cache.blocks.get(id as usize)?;
-    let len = u32::from(b.len);
+    let len = u64::from(b.len);
     let ops = cache.ops.get(b.first as usize..)?.as_ptr();
-    let cpu = &mut *ctx.cpu;
-    let stamp = cpu.rip_cache.stamp(cpu.tlb.generation);
+    let cpu = &mut ctx.cpu;
     cpu.rip_cache.set(RipEntry {
         rip,
-        mode,
-        stamp,
+        stamp: cpu.tlb.generation,
         ops,
         len,
     });
@@ -314,7 +310,7 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, end: u64) {
         // arena is not touched while the chain runs.
         let ops = unsafe { std::slice::from_raw_parts(ops, len as usize + 1) };
         let remaining = end.saturating_sub(ctx.cpu.icount);
-        if remaining < u64::from(len) {
+        if remaining < len {
             // The budget ends inside this block: one instruction at a time.
             if remaining != 0 && run_one_op(ctx, &ops[0]) == Why::Fault {
                 deliver_fault(ctx);
@@ -324,7 +320,7 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, end: u64) {
         // RIP stays at the block's start while its ops run (each op knows
         // its own RIP); it is written back when the chain stops. The chain
         // may go on into further blocks (see `thread::link`).
-        ctx.cpu.link_budget = thread::LINK_BUDGET;
+        ctx.cpu.link_end = end.min(ctx.cpu.icount + thread::LINK_INSNS);
         match Op::run_chain(ctx, ops) {
             Why::Continue => {}
             Why::Stop => return,

@@ -69,7 +69,7 @@ pub fn null_segment(sel: u16) -> Segment {
     Segment::new(sel, 0, 0, ar::UNUSABLE)
 }
 
-impl Ctx<'_> {
+impl Ctx {
     /// Linear address of the descriptor for `sel` in the GDT or LDT, or
     /// #GP(sel) if outside the table limit (`ext` sets the EXT bit).
     pub fn descriptor_addr(&mut self, sel: u16, size: u64, ext: u32) -> Result<u64, Stop> {

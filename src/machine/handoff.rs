@@ -61,10 +61,7 @@ fn deliver_in_flight(v: &mut Interp, plat: &mut dyn crate::interp::Platform) {
     let ev = &mut v.cpu.s.events;
     let exception = ev.exception.take();
     let interrupt = ev.injected_interrupt.take();
-    let mut ctx = Ctx {
-        cpu: &mut v.cpu,
-        plat,
-    };
+    let ctx = Ctx::enter(&mut v.cpu, plat);
     if let Some(e) = exception {
         // A pending exception's payload has not been applied yet (KVM API,
         // KVM_CAP_EXCEPTION_PAYLOAD): CR2 for #PF, DR6 bits for #DB.

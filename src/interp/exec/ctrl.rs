@@ -13,7 +13,7 @@ use crate::interp::decode::Decoded;
 use crate::interp::events::{EventKind, vec};
 use crate::state::{SegReg, rflags};
 
-impl Ctx<'_> {
+impl Ctx {
     /// Sets RIP to a near-branch target after the CS limit (legacy modes)
     /// or canonical (64-bit mode) check: #GP(0) on failure (SDM Vol. 2A
     /// "JMP").
@@ -26,7 +26,7 @@ impl Ctx<'_> {
 
     #[inline(always)]
     fn check_near(&mut self, target: u64) -> Exec {
-        if !near_target_ok(self.cpu, target) {
+        if !near_target_ok(&self.cpu, target) {
             return Err(self.cpu.gp(0));
         }
         Ok(())
@@ -58,7 +58,7 @@ pub fn fusable_jcc(insn: &Instruction, ctx: &Ctx) -> Option<u8> {
         insn.mnemonic(),
         Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne
     );
-    (near && jcc && near_target_ok(ctx.cpu, insn.near_branch_target())).then_some(cc)
+    (near && jcc && near_target_ok(&ctx.cpu, insn.near_branch_target())).then_some(cc)
 }
 
 /// If `insn` is a near JMP rel whose target was checked at decode time
@@ -70,7 +70,7 @@ pub fn followable_jmp(insn: &Instruction, ctx: &Ctx) -> Option<u64> {
         OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
     );
     let target = insn.near_branch_target();
-    (insn.mnemonic() == Mnemonic::Jmp && near && near_target_ok(ctx.cpu, target)).then_some(target)
+    (insn.mnemonic() == Mnemonic::Jmp && near && near_target_ok(&ctx.cpu, target)).then_some(target)
 }
 
 /// A JMP rel whose target instructions follow it in the same block: it
@@ -133,7 +133,7 @@ fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 #[inline(always)]
 fn jmp_m_fast<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
     match ctx.load_fast::<W, FLAT>(op) {
-        Some(t) if near_target_ok(ctx.cpu, t) => {
+        Some(t) if near_target_ok(&ctx.cpu, t) => {
             ctx.cpu.rip = t;
             true
         }
@@ -314,7 +314,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         Mnemonic::Jmp => match k0 {
             OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
                 op.imm = insn.near_branch_target();
-                if near_target_ok(ctx.cpu, op.imm) {
+                if near_target_ok(&ctx.cpu, op.imm) {
                     pure(jmp_rel_ok)
                 } else {
                     handler(jmp_rel)
@@ -350,7 +350,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             match k0 {
                 OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
                     op.imm = insn.near_branch_target();
-                    if near_target_ok(ctx.cpu, op.imm) {
+                    if near_target_ok(&ctx.cpu, op.imm) {
                         by_width!(w, call_rel_ok)
                     } else {
                         by_width!(w, call_rel)
@@ -439,7 +439,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             {
                 op.imm = insn.near_branch_target();
                 op.imm2 = u16::from(cc);
-                if near_target_ok(ctx.cpu, op.imm) {
+                if near_target_ok(&ctx.cpu, op.imm) {
                     return Decoded::next(JCC_OK[usize::from(cc & 15)]);
                 }
                 return Decoded::next(handler(jcc));

@@ -74,8 +74,9 @@ fn send_ipi(ctx: &mut Ctx, bitmap: [u64; 2], min: u64, icr: u64, long: bool) -> 
             }
             let icr = (icr & 0x0000_0000_000C_0FFF & !(3 << 18)) | id << 32;
             let now = ctx.cpu.now();
-            ctx.plat
-                .apic_action(now, ctx.cpu.id, ApicAction::SendIpi { icr, x2apic: true });
+            let id = ctx.cpu.id;
+            ctx.plat()
+                .apic_action(now, id, ApicAction::SendIpi { icr, x2apic: true });
             sent += 1;
         }
     }

@@ -9,7 +9,7 @@ use crate::interp::cpu::Mode;
 use crate::interp::decode::Decoded;
 use crate::state::rflags;
 
-impl Ctx<'_> {
+impl Ctx {
     /// May the current code access ports `port..port + size`? #GP(0) if not.
     pub fn io_allowed(&mut self, port: u16, size: usize) -> Exec {
         let mode = self.cpu.mode;
@@ -42,12 +42,12 @@ impl Ctx<'_> {
         }
         self.cpu.stats.io_exits += 1;
         let now = self.cpu.now();
-        let v = u64::from(self.plat.io_in(now, port, size as u8));
+        let v = u64::from(self.plat().io_in(now, port, size as u8));
         self.cpu.charge_ns(crate::machine::clock::IO_NS);
         // A read can change interrupt lines (acknowledging a UART or RTC
         // interrupt): let the loop re-check events.
         self.cpu.attention |= crate::interp::cpu::attn::EVENT;
-        if self.plat.wants_exit() {
+        if self.plat().wants_exit() {
             self.cpu.attention |= crate::interp::cpu::attn::EXIT;
         }
         v
@@ -59,7 +59,7 @@ impl Ctx<'_> {
         }
         self.cpu.stats.io_exits += 1;
         let now = self.cpu.now();
-        self.plat.io_out(now, port, size as u8, v as u32);
+        self.plat().io_out(now, port, size as u8, v as u32);
         self.cpu.charge_ns(crate::machine::clock::IO_NS);
         // A write can reprogram a device's timer: the scheduler must see it.
         self.cpu.attention |= crate::interp::cpu::attn::EXIT;

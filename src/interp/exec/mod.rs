@@ -42,10 +42,51 @@ pub enum Stop {
 
 pub type Exec = Result<(), Stop>;
 
-/// The vCPU and its surroundings during execution.
-pub struct Ctx<'a> {
-    pub cpu: &'a mut Cpu,
-    pub plat: &'a mut dyn Platform,
+/// The vCPU and its surroundings during execution: the [`Cpu`] itself
+/// (not a pointer to it, so that handlers reach registers at a fixed offset
+/// from the one pointer they get, with no load in between) and, through
+/// the pointer the run loop stores in it, the platform.
+#[repr(transparent)]
+pub struct Ctx {
+    pub cpu: Cpu,
+}
+
+/// The platform a vCPU runs against, stored in the [`Cpu`] while it runs
+/// (see [`Ctx::enter`]).
+#[derive(Default)]
+pub struct PlatformSlot(Option<std::ptr::NonNull<dyn Platform>>);
+
+impl Ctx {
+    /// The execution context of `cpu` running against `plat`: valid for
+    /// as long as both borrows.
+    pub fn enter<'a>(cpu: &'a mut Cpu, plat: &'a mut dyn Platform) -> &'a mut Ctx {
+        // SAFETY: only the lifetime is erased. The pointer is dereferenced
+        // only through the `&'a mut Ctx` returned here (`plat`, `parts`),
+        // so never after `plat`'s borrow ends; the next `enter` replaces
+        // it.
+        let erased: &'static mut dyn Platform = unsafe { std::mem::transmute(plat) };
+        cpu.plat = PlatformSlot(Some(std::ptr::NonNull::from(erased)));
+        // SAFETY: `Ctx` is a transparent wrapper of `Cpu`.
+        unsafe { &mut *(cpu as *mut Cpu as *mut Ctx) }
+    }
+
+    /// The platform.
+    #[inline]
+    pub fn plat(&mut self) -> &mut dyn Platform {
+        self.parts().1
+    }
+
+    /// The vCPU and the platform, borrowed together.
+    #[inline]
+    pub fn parts(&mut self) -> (&mut Cpu, &mut dyn Platform) {
+        let Some(mut p) = self.cpu.plat.0 else {
+            unreachable!("a Ctx is only made by Ctx::enter, which sets the platform")
+        };
+        // SAFETY: set by `enter` from a borrow that outlives `self`; the
+        // platform is a separate object from the Cpu, and `&mut self`
+        // makes this the only use of the pointer.
+        (&mut self.cpu, unsafe { p.as_mut() })
+    }
 }
 
 /// A decoded instruction.
@@ -229,7 +270,7 @@ width!(W16, 16);
 width!(W32, 32);
 width!(W64, 64);
 
-impl Ctx<'_> {
+impl Ctx {
     /// Effective address of the op's memory operand (before segmentation).
     #[inline(always)]
     pub fn ea(&self, op: &Op) -> u64 {
@@ -340,7 +381,7 @@ pub fn operand_bits(insn: &iced_x86::Instruction, i: u32) -> u32 {
     }
 }
 
-impl Ctx<'_> {
+impl Ctx {
     /// RIP of the next instruction.
     #[inline(always)]
     pub fn next_rip(&self, op: &Op) -> u64 {

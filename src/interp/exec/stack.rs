@@ -9,7 +9,7 @@ use crate::interp::cpu::{Mode, attn};
 use crate::interp::decode::{Decoded, imm, sreg};
 use crate::state::{SegReg, rflags, shadow};
 
-impl Ctx<'_> {
+impl Ctx {
     /// Pushes `v` (`size` bytes) on SS:rSP.
     #[inline(always)]
     pub fn push(&mut self, size: usize, v: u64) -> Exec {

@@ -236,7 +236,7 @@ pub fn cr4_valid(ctx: &Ctx) -> u64 {
 
 fn reload_pdptes(ctx: &mut Ctx, cr3: u64) -> Exec {
     let mask = ctx.cpu.model().phys_addr_mask();
-    match paging::load_pdptes(ctx.plat.mem(), cr3, mask) {
+    match paging::load_pdptes(ctx.plat().mem(), cr3, mask) {
         Ok(p) => {
             ctx.cpu.pdptes = p;
             Ok(())

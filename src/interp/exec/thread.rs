@@ -132,7 +132,10 @@ impl<F: Fn(&mut Ctx, &Op) -> bool + Copy> FastFn for F {}
 /// Wraps a handler split into a frame-less fast path `F` (memory operand
 /// in the TLB...) and the full handler `S`. The fast path inlines into
 /// the wrapper with no call, so it needs no stack frame; when it declines,
-/// the wrapper tail-calls the full handler's wrapper.
+/// the wrapper tail-calls the full handler's wrapper. Like a [`pure`]
+/// handler, a fast path never sets an attention bit: it touches registers
+/// and RAM through TLB host pointers only (writes to code pages never get
+/// one), so its wrapper skips the attention check.
 pub const fn fast<F: FastFn, S: HandlerFn>(_f: F, _s: S) -> Handler {
     let () = FnItem::<F>::CHECK;
     let () = FnItem::<S>::CHECK;
@@ -145,20 +148,18 @@ pub const fn fast<F: FastFn, S: HandlerFn>(_f: F, _s: S) -> Handler {
 /// As for [`Threaded`].
 unsafe fn threaded_fast<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     let f: F = conjure();
+    #[cfg(debug_assertions)]
+    let attention = ctx.cpu.attention;
     // SAFETY: `p` points at a live op (the caller's contract).
     if f(ctx, unsafe { &*p }) {
+        #[cfg(debug_assertions)]
+        debug_assert_eq!(ctx.cpu.attention, attention, "a fast path set attention");
         // SAFETY: `p` points at a live op followed by another (the
         // caller's contract).
         unsafe {
-            if ctx.cpu.attention == 0 {
-                let next = p.add(1);
-                return ((*next).exec.0)(ctx, next);
-            }
-            let op = &*p;
-            leave_block(ctx, op, 1);
-            ctx.cpu.rip = op.next_rip;
+            let next = p.add(1);
+            ((*next).exec.0)(ctx, next)
         }
-        Why::Stop
     } else {
         // SAFETY: the caller's contract, passed on.
         unsafe { threaded::<S>(ctx, p) }
@@ -320,27 +321,26 @@ unsafe fn block_end(ctx: &mut Ctx, p: *const Op) -> Why {
     link(ctx)
 }
 
-/// How many blocks a chain may enter directly before returning to the run
-/// loop. Small in debug builds, where the tail calls are real calls and
-/// each entered block deepens the stack.
-pub const LINK_BUDGET: u32 = if cfg!(debug_assertions) { 4 } else { 64 };
+/// How many instructions a chain may run (about: it enters no block that
+/// would end past this) before returning to the run loop. Every block has
+/// at least one instruction, so this also bounds the number of blocks
+/// entered. Small in debug builds, where the tail calls are real calls and
+/// every op deepens the stack.
+pub const LINK_INSNS: u64 = if cfg!(debug_assertions) { 64 } else { 4096 };
 
 /// After a taken branch or a block end, with RIP set, the count exact and
 /// nothing needing the run loop: goes straight into the block at RIP
-/// (counting its instructions) when the RIP cache has it, the whole block
-/// fits in the budget (`Cpu::rep_end`) and the chain may still link
-/// ([`LINK_BUDGET`]); otherwise returns to the run loop, which finds (or
+/// (counting its instructions) when the RIP cache has it and the whole
+/// block fits before `Cpu::link_end` (the run budget, bounded by
+/// [`LINK_INSNS`]); otherwise returns to the run loop, which finds (or
 /// builds) the block.
 #[inline(always)]
 fn link(ctx: &mut Ctx) -> Why {
-    let cpu = &mut *ctx.cpu;
-    if cpu.link_budget != 0 {
-        let stamp = cpu.rip_cache.stamp(cpu.tlb.generation);
-        if let Some((ops, len)) = cpu.rip_cache.probe(cpu.rip, cpu.fetch_mode, stamp)
-            && cpu.icount + u64::from(len) <= cpu.rep_end
-        {
-            cpu.icount += u64::from(len);
-            cpu.link_budget -= 1;
+    let cpu = &mut ctx.cpu;
+    if let Some((ops, len)) = cpu.rip_cache.probe(cpu.rip, cpu.tlb.generation) {
+        let icount = cpu.icount + len;
+        if icount <= cpu.link_end {
+            cpu.icount = icount;
             cpu.stats.block_hits += 1;
             // SAFETY: the entry's stamp matches, so `ops` points at a
             // block's ops and its sentinel in the code-cache arena, which
@@ -388,7 +388,7 @@ impl Op {
 /// Runs exactly one op (a copy of `op` with its unfused handler, followed
 /// by a sentinel): the one-at-a-time path (single step, budget end).
 pub fn run_single(ctx: &mut Ctx, op: &Op) -> Why {
-    ctx.cpu.link_budget = 0;
+    ctx.cpu.link_end = 0;
     let mut one = *op;
     one.exec = one.alt;
     one.left = 1;

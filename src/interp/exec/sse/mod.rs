@@ -196,7 +196,7 @@ pub fn from_u128(x: u128) -> V {
 
 // ---- register file ------------------------------------------------------------
 
-impl Ctx<'_> {
+impl Ctx {
     #[inline(always)]
     pub fn xmm(&self, n: u8) -> V {
         self.cpu.s.fpu.xmm[n as usize & 15]

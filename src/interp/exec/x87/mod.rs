@@ -254,7 +254,7 @@ pub fn done(ctx: &mut Ctx, op: &Op) {
 
 // ---- memory operands wider than 8 bytes -------------------------------
 
-impl Ctx<'_> {
+impl Ctx {
     /// Linear address of the op's `size`-byte memory operand, checked.
     pub fn fpu_linear(&mut self, op: &Op, size: usize, write: bool) -> Result<u64, Stop> {
         let ea = self.ea(op);
