@@ -71,6 +71,17 @@ pub fn flat64(op: &Op, ctx: &Ctx) -> bool {
         && op.seg != SegReg::Gs as u8
 }
 
+/// The address form of the op's memory operand for the access fast path
+/// (`mem::AF_*`): flat when [`flat64`], without index when there is none.
+pub fn addr_form(op: &Op, ctx: &Ctx) -> u8 {
+    use super::mem::{AF_FLAT, AF_FLAT_BD, AF_SEG};
+    match (flat64(op, ctx), op.index == ZERO_REG) {
+        (false, _) => AF_SEG,
+        (true, false) => AF_FLAT,
+        (true, true) => AF_FLAT_BD,
+    }
+}
+
 /// Register number of a general register: 0–15 by encoding, 16–19 for
 /// AH/CH/DH/BH; None for anything else.
 pub fn gpr(r: Register) -> Option<u8> {

@@ -27,6 +27,15 @@ const TLB_MASK: usize = TLB_SIZE - 1;
 const INVALID: u64 = u64::MAX;
 const PAGE: u64 = 4096;
 
+/// Address forms of a memory operand for the access fast path (see
+/// [`Ctx::host_fast`]): segmented (any mode: base, limit and rights from
+/// the segment cache) ...
+pub const AF_SEG: u8 = 0;
+/// ... flat 64-bit `base + index << scale + disp` ...
+pub const AF_FLAT: u8 = 1;
+/// ... and flat 64-bit `base + disp` (no index register).
+pub const AF_FLAT_BD: u8 = 2;
+
 /// What the access fast path reads: 32 bytes, so an entry is found with a
 /// shift and never straddles a cache line.
 #[derive(Clone, Copy, Debug)]
@@ -444,21 +453,24 @@ impl Ctx {
     /// Handlers call that from a separate, non-inlined function so that
     /// the fast path needs no stack frame.
     ///
-    /// `FLAT`: the op was decoded as 64-bit code with a 64-bit address
-    /// and a segment other than FS/GS ([`crate::interp::decode::flat64`]),
-    /// so its linear address is its effective address (SDM Vol. 3A 5.2:
-    /// no base, limit or rights in 64-bit mode). Blocks are keyed by the
+    /// `AF`, the address form ([`AF_SEG`], [`AF_FLAT`], [`AF_FLAT_BD`]):
+    /// the flat forms were decoded as 64-bit code with a 64-bit address
+    /// and a segment other than FS/GS ([`crate::interp::decode::addr_form`]),
+    /// so the linear address is the effective address (SDM Vol. 3A 5.2:
+    /// no base, limit or rights in 64-bit mode); `AF_FLAT_BD` has no index
+    /// register. Blocks are keyed by the
     /// fetch mode, so the op only ever runs in 64-bit mode. Canonical
     /// checks are not needed on a TLB hit: the TLB is only filled for
     /// canonical addresses and compares every address bit.
     #[inline(always)]
-    pub fn host_fast<W: Width, const FLAT: bool>(&self, op: &Op, write: bool) -> Option<*mut u8> {
-        let la = if FLAT {
-            self.gpr(op.base)
+    pub fn host_fast<W: Width, const AF: u8>(&self, op: &Op, write: bool) -> Option<*mut u8> {
+        let la = match AF {
+            AF_FLAT_BD => self.gpr(op.base).wrapping_add(op.disp),
+            AF_FLAT => self
+                .gpr(op.base)
                 .wrapping_add(self.gpr(op.index) << (op.scale & 3))
-                .wrapping_add(op.disp)
-        } else {
-            self.linear_fast(op, write)?
+                .wrapping_add(op.disp),
+            _ => self.linear_fast(op, write)?,
         };
         let acc = if write { Access::Write } else { Access::Read };
         self.cpu.tlb.hit(la, W::BYTES, acc)
@@ -467,16 +479,16 @@ impl Ctx {
     /// The fast path of a read of the op's memory operand (see
     /// [`Self::host_fast`]).
     #[inline(always)]
-    pub fn load_fast<W: Width, const FLAT: bool>(&self, op: &Op) -> Option<u64> {
-        let p = self.host_fast::<W, FLAT>(op, false)?;
+    pub fn load_fast<W: Width, const AF: u8>(&self, op: &Op) -> Option<u64> {
+        let p = self.host_fast::<W, AF>(op, false)?;
         Some(load_le(p, W::BYTES))
     }
 
     /// The fast path of a write of the op's memory operand; `false` sends
     /// the caller to [`Ctx::store`].
     #[inline(always)]
-    pub fn store_fast<W: Width, const FLAT: bool>(&mut self, op: &Op, v: u64) -> bool {
-        match self.host_fast::<W, FLAT>(op, true) {
+    pub fn store_fast<W: Width, const AF: u8>(&mut self, op: &Op, v: u64) -> bool {
+        match self.host_fast::<W, AF>(op, true) {
             Some(p) => {
                 store_le(p, W::BYTES, v);
                 true

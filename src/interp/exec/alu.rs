@@ -6,7 +6,7 @@ use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Op, Width, operand_bits};
 use crate::by_width;
-use crate::interp::decode::{Decoded, flat64, imm, is_imm};
+use crate::interp::decode::{Decoded, addr_form, imm, is_imm};
 use crate::interp::flags::LazyFlags;
 use crate::interp::mem::{load_le, store_le};
 
@@ -85,8 +85,8 @@ fn alu_rr<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 
 #[inline(always)]
-fn alu_rm<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
-    let Some(b) = ctx.load_fast::<W, FLAT>(op) else {
+fn alu_rm<W: Width, const OP: u8, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+    let Some(b) = ctx.load_fast::<W, AF>(op) else {
         return false;
     };
     alu_reg_with::<W, OP>(ctx, op, b);
@@ -111,8 +111,8 @@ fn alu_reg_with<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op, b: u64) {
 /// `m = m OP b` with flags, through the fast path when the operand is in a
 /// writable (or, for CMP/TEST, readable) TLB entry.
 #[inline(always)]
-fn alu_mem_fast<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op, b: u64) -> bool {
-    let Some(p) = ctx.host_fast::<W, FLAT>(op, writes(OP)) else {
+fn alu_mem_fast<W: Width, const OP: u8, const AF: u8>(ctx: &mut Ctx, op: &Op, b: u64) -> bool {
+    let Some(p) = ctx.host_fast::<W, AF>(op, writes(OP)) else {
         return false;
     };
     let a = load_le(p, W::BYTES);
@@ -140,9 +140,9 @@ fn alu_mem_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op, b: u64) -> Exec 
 }
 
 #[inline(always)]
-fn alu_mr<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
+fn alu_mr<W: Width, const OP: u8, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
     let b = ctx.reg::<W>(op.r1);
-    alu_mem_fast::<W, OP, FLAT>(ctx, op, b)
+    alu_mem_fast::<W, OP, AF>(ctx, op, b)
 }
 fn alu_mr_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let b = ctx.reg::<W>(op.r1);
@@ -160,8 +160,8 @@ fn alu_ri<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
 }
 
 #[inline(always)]
-fn alu_mi<W: Width, const OP: u8, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_mem_fast::<W, OP, FLAT>(ctx, op, op.imm & W::MASK)
+fn alu_mi<W: Width, const OP: u8, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+    alu_mem_fast::<W, OP, AF>(ctx, op, op.imm & W::MASK)
 }
 fn alu_mi_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     alu_mem_full::<W, OP>(ctx, op, op.imm & W::MASK)
@@ -430,17 +430,10 @@ macro_rules! pick2 {
             _ => return None,
         }
     };
-    (flat $f:ident, $full:ident, $flat:expr, $bits:expr, $op:expr, [$($c:ident),*]) => {
-        if $flat {
-            match $op {
-                $( $c => $crate::by_width_fast!($bits, $f[$c, true], $full[$c]), )*
-                _ => return None,
-            }
-        } else {
-            match $op {
-                $( $c => $crate::by_width_fast!($bits, $f[$c, false], $full[$c]), )*
-                _ => return None,
-            }
+    (flat $f:ident, $full:ident, $af:expr, $bits:expr, $op:expr, [$($c:ident),*]) => {
+        match $op {
+            $( $c => $crate::by_width_fast_af!($af, $bits, $f[$c], $full[$c]), )*
+            _ => return None,
         }
     };
     (pure $f:ident, $bits:expr, $op:expr, [$($c:ident),*]) => {
@@ -494,9 +487,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
     };
     let (k0, k1) = (insn.op0_kind(), insn.op1_kind());
     let bits = operand_bits(insn, 0);
-    let flat = flat64(op, ctx);
-    let all = [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST];
-    let _ = all;
+    let af = addr_form(op, ctx);
     let h = match (k0, k1) {
         (OpKind::Register, OpKind::Register) => {
             pick2!(
@@ -510,7 +501,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             pick2!(
                 flat alu_rm,
                 alu_rm_full,
-                flat,
+                af,
                 bits,
                 code,
                 [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST]
@@ -520,7 +511,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             pick2!(
                 flat alu_mr,
                 alu_mr_full,
-                flat,
+                af,
                 bits,
                 code,
                 [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST]
@@ -540,7 +531,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             pick2!(
                 flat alu_mi,
                 alu_mi_full,
-                flat,
+                af,
                 bits,
                 code,
                 [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST]

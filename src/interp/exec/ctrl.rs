@@ -131,8 +131,8 @@ fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 /// JMP r/m fast path: the target read from RAM through the TLB, and a
 /// target that passes the near-branch check.
 #[inline(always)]
-fn jmp_m_fast<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
-    match ctx.load_fast::<W, FLAT>(op) {
+fn jmp_m_fast<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+    match ctx.load_fast::<W, AF>(op) {
         Some(t) if near_target_ok(&ctx.cpu, t) => {
             ctx.cpu.rip = t;
             true
@@ -326,12 +326,13 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                     let w = insn.memory_size().size() as u32 * 8 - 16;
                     by_width!(w, jmp_far_m)
                 } else {
-                    let flat = crate::interp::decode::flat64(op, ctx);
-                    match (bits, flat) {
-                        (16, _) => fast_jump(jmp_m_fast::<W16, false>, jmp_m::<W16>),
-                        (32, _) => fast_jump(jmp_m_fast::<W32, false>, jmp_m::<W32>),
-                        (_, true) => fast_jump(jmp_m_fast::<W64, true>, jmp_m::<W64>),
-                        (_, false) => fast_jump(jmp_m_fast::<W64, false>, jmp_m::<W64>),
+                    use crate::interp::mem::{AF_FLAT, AF_FLAT_BD, AF_SEG};
+                    match (bits, crate::interp::decode::addr_form(op, ctx)) {
+                        (16, _) => fast_jump(jmp_m_fast::<W16, AF_SEG>, jmp_m::<W16>),
+                        (32, _) => fast_jump(jmp_m_fast::<W32, AF_SEG>, jmp_m::<W32>),
+                        (_, AF_FLAT) => fast_jump(jmp_m_fast::<W64, AF_FLAT>, jmp_m::<W64>),
+                        (_, AF_FLAT_BD) => fast_jump(jmp_m_fast::<W64, AF_FLAT_BD>, jmp_m::<W64>),
+                        (_, _) => fast_jump(jmp_m_fast::<W64, AF_SEG>, jmp_m::<W64>),
                     }
                 }
             }

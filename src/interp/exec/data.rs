@@ -8,10 +8,10 @@ use iced_x86::{ConditionCode, Instruction, Mnemonic, OpKind, Register};
 
 use super::{Ctx, Exec, Handler, Op, Stop, W8, W16, W32, W64, Width, operand_bits};
 use crate::interp::cpu::attn;
-use crate::interp::decode::{Decoded, flat64, imm, is_imm, sreg};
+use crate::interp::decode::{Decoded, addr_form, imm, is_imm, sreg};
 use crate::interp::exec::alu;
 use crate::state::{SegReg, rflags, shadow};
-use crate::{by_width, by_width_fast, by_width_pure};
+use crate::{by_width, by_width_fast_af, by_width_pure};
 
 /// Condition-code number 0–15 of a Jcc/SETcc/CMOVcc instruction.
 pub fn cc_of(insn: &Instruction) -> Option<u8> {
@@ -29,8 +29,8 @@ fn mov_rr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 // fast path tail-calls, so the fast path needs no stack frame.
 
 #[inline(always)]
-fn mov_rm<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
-    match ctx.load_fast::<W, FLAT>(op) {
+fn mov_rm<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+    match ctx.load_fast::<W, AF>(op) {
         Some(v) => {
             ctx.set_reg::<W>(op.r0, v);
             true
@@ -44,9 +44,9 @@ fn mov_rm_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 #[inline(always)]
-fn mov_mr<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
+fn mov_mr<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
     let v = ctx.reg::<W>(op.r1);
-    ctx.store_fast::<W, FLAT>(op, v)
+    ctx.store_fast::<W, AF>(op, v)
 }
 fn mov_mr_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = ctx.reg::<W>(op.r1);
@@ -57,8 +57,8 @@ fn mov_ri<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 #[inline(always)]
-fn mov_mi<W: Width, const FLAT: bool>(ctx: &mut Ctx, op: &Op) -> bool {
-    ctx.store_fast::<W, FLAT>(op, op.imm)
+fn mov_mi<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+    ctx.store_fast::<W, AF>(op, op.imm)
 }
 fn mov_mi_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.store::<W>(op, op.imm)
@@ -91,14 +91,14 @@ fn ext_r<W: Width, const SBITS: u32, const SIGNED: bool>(ctx: &mut Ctx, op: &Op)
     Ok(())
 }
 #[inline(always)]
-fn ext_m<W: Width, const SBITS: u32, const SIGNED: bool, const FLAT: bool>(
+fn ext_m<W: Width, const SBITS: u32, const SIGNED: bool, const AF: u8>(
     ctx: &mut Ctx,
     op: &Op,
 ) -> bool {
     let fast = match SBITS {
-        8 => ctx.load_fast::<W8, FLAT>(op),
-        16 => ctx.load_fast::<W16, FLAT>(op),
-        _ => ctx.load_fast::<W32, FLAT>(op),
+        8 => ctx.load_fast::<W8, AF>(op),
+        16 => ctx.load_fast::<W16, AF>(op),
+        _ => ctx.load_fast::<W32, AF>(op),
     };
     let Some(v) = fast else {
         return false;
@@ -116,8 +116,13 @@ fn ext_m_full<W: Width, const SBITS: u32, const SIGNED: bool>(ctx: &mut Ctx, op:
     Ok(())
 }
 
-fn lea<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let ea = ctx.ea(op);
+/// LEA; `BD`: no index register.
+fn lea<W: Width, const BD: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let ea = if BD {
+        ctx.gpr(op.base).wrapping_add(op.disp) & super::ASIZE_MASK[op.asize as usize & 3]
+    } else {
+        ctx.ea(op)
+    };
     ctx.set_reg::<W>(op.r0, ea & W::MASK);
     Ok(())
 }
@@ -440,17 +445,11 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             }
             match (k0, k1) {
                 (OpKind::Register, OpKind::Register) => by_width_pure!(bits, mov_rr),
-                (OpKind::Register, OpKind::Memory) if flat64(op, ctx) => {
-                    by_width_fast!(bits, mov_rm[true], mov_rm_full[])
-                }
                 (OpKind::Register, OpKind::Memory) => {
-                    by_width_fast!(bits, mov_rm[false], mov_rm_full[])
-                }
-                (OpKind::Memory, OpKind::Register) if flat64(op, ctx) => {
-                    by_width_fast!(bits, mov_mr[true], mov_mr_full[])
+                    by_width_fast_af!(addr_form(op, ctx), bits, mov_rm[], mov_rm_full[])
                 }
                 (OpKind::Memory, OpKind::Register) => {
-                    by_width_fast!(bits, mov_mr[false], mov_mr_full[])
+                    by_width_fast_af!(addr_form(op, ctx), bits, mov_mr[], mov_mr_full[])
                 }
                 (OpKind::Register, k) if is_imm(k) => {
                     op.imm = imm(insn, 1);
@@ -458,11 +457,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 }
                 (OpKind::Memory, k) if is_imm(k) => {
                     op.imm = imm(insn, 1);
-                    if flat64(op, ctx) {
-                        by_width_fast!(bits, mov_mi[true], mov_mi_full[])
-                    } else {
-                        by_width_fast!(bits, mov_mi[false], mov_mi_full[])
-                    }
+                    by_width_fast_af!(addr_form(op, ctx), bits, mov_mi[], mov_mi_full[])
                 }
                 _ => return None,
             }
@@ -470,17 +465,15 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         Mnemonic::Movzx | Mnemonic::Movsx | Mnemonic::Movsxd => {
             let signed = insn.mnemonic() != Mnemonic::Movzx;
             let reg = k1 == OpKind::Register;
-            let flat = flat64(op, ctx);
+            let af = addr_form(op, ctx);
             macro_rules! ext {
                 ($($sb:literal),*) => {
                     match (operand_bits(insn, 1), reg, signed) {
                         $(
                             ($sb, true, false) => by_width_pure!(bits, ext_r, $sb, false),
                             ($sb, true, true) => by_width_pure!(bits, ext_r, $sb, true),
-                            ($sb, false, false) if flat => by_width_fast!(bits, ext_m[$sb, false, true], ext_m_full[$sb, false]),
-                            ($sb, false, true) if flat => by_width_fast!(bits, ext_m[$sb, true, true], ext_m_full[$sb, true]),
-                            ($sb, false, false) => by_width_fast!(bits, ext_m[$sb, false, false], ext_m_full[$sb, false]),
-                            ($sb, false, true) => by_width_fast!(bits, ext_m[$sb, true, false], ext_m_full[$sb, true]),
+                            ($sb, false, false) => by_width_fast_af!(af, bits, ext_m[$sb, false], ext_m_full[$sb, false]),
+                            ($sb, false, true) => by_width_fast_af!(af, bits, ext_m[$sb, true], ext_m_full[$sb, true]),
                         )*
                         _ => return None,
                     }
@@ -488,7 +481,10 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             }
             ext!(8, 16, 32)
         }
-        Mnemonic::Lea => by_width_pure!(bits, lea),
+        Mnemonic::Lea if op.index == crate::interp::cpu::ZERO_REG => {
+            by_width_pure!(bits, lea, true)
+        }
+        Mnemonic::Lea => by_width_pure!(bits, lea, false),
         Mnemonic::Lds | Mnemonic::Les | Mnemonic::Lfs | Mnemonic::Lgs | Mnemonic::Lss => {
             op.imm2 = match insn.mnemonic() {
                 Mnemonic::Les => SegReg::Es,

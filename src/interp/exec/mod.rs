@@ -243,6 +243,26 @@ macro_rules! by_width_fast {
     };
 }
 
+/// [`by_width_fast!`] for a fast path whose last const parameter is the
+/// memory operand's address form (`mem::AF_*`), picked from `af`:
+/// `by_width_fast_af!(af, bits, fast_fn [CONSTS], full_fn [CONSTS])`.
+#[macro_export]
+macro_rules! by_width_fast_af {
+    ($af:expr, $bits:expr, $f:ident [$($c:expr),*], $s:ident [$($d:expr),*]) => {
+        match $af {
+            $crate::interp::mem::AF_FLAT_BD => $crate::by_width_fast!(
+                $bits, $f[$($c,)* { $crate::interp::mem::AF_FLAT_BD }], $s[$($d),*]
+            ),
+            $crate::interp::mem::AF_FLAT => $crate::by_width_fast!(
+                $bits, $f[$($c,)* { $crate::interp::mem::AF_FLAT }], $s[$($d),*]
+            ),
+            _ => $crate::by_width_fast!(
+                $bits, $f[$($c,)* { $crate::interp::mem::AF_SEG }], $s[$($d),*]
+            ),
+        }
+    };
+}
+
 /// Operand sizes handlers are generic over, with their bit width and mask.
 pub trait Width: Copy {
     const BITS: u32;

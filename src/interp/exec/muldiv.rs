@@ -6,7 +6,7 @@ use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Handler, Op, Width, operand_bits};
 use crate::by_width;
-use crate::interp::decode::{Decoded, gpr, imm, is_imm};
+use crate::interp::decode::{Decoded, addr_form, gpr, imm, is_imm};
 use crate::interp::events::vec;
 use crate::interp::flags::sext;
 use crate::model::Feature;
@@ -64,6 +64,27 @@ fn imul2<W: Width, const MEM: bool, const IMM: bool>(ctx: &mut Ctx, op: &Op) -> 
     } else {
         ctx.reg::<W>(op.r1)
     };
+    imul2_with::<W, IMM>(ctx, op, b);
+    Ok(())
+}
+
+/// The fast path of IMUL r, r/m (and r, r/m, imm) with a memory operand
+/// (see `thread::fast`).
+#[inline(always)]
+fn imul2_m<W: Width, const IMM: bool, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+    match ctx.load_fast::<W, AF>(op) {
+        Some(b) => {
+            imul2_with::<W, IMM>(ctx, op, b);
+            true
+        }
+        None => false,
+    }
+}
+
+/// IMUL of `b` with the destination register (or the immediate): the
+/// low half to the destination, CF = OF = the product did not fit.
+#[inline(always)]
+fn imul2_with<W: Width, const IMM: bool>(ctx: &mut Ctx, op: &Op, b: u64) {
     let a = if IMM {
         op.imm & W::MASK
     } else {
@@ -74,7 +95,6 @@ fn imul2<W: Width, const MEM: bool, const IMM: bool>(ctx: &mut Ctx, op: &Op) -> 
     let overflow = sext(lo, W::BITS) as i64 as i128 != p;
     ctx.set_reg::<W>(op.r0, lo);
     ctx.cpu.lf.set_result_cf_of(lo, W::BITS, overflow, overflow);
-    Ok(())
 }
 
 /// DIV r/m: unsigned rDX:rAX / src. #DE on zero divisor or overflow.
@@ -178,7 +198,8 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             }
             2 => {
                 if insn.op1_kind() == OpKind::Memory {
-                    by_width!(bits, imul2, true, false)
+                    let af = addr_form(op, ctx);
+                    crate::by_width_fast_af!(af, bits, imul2_m[false], imul2[true, false])
                 } else {
                     crate::by_width_pure!(bits, imul2, false, false)
                 }
@@ -189,7 +210,8 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                 }
                 op.imm = imm(insn, 2);
                 if insn.op1_kind() == OpKind::Memory {
-                    by_width!(bits, imul2, true, true)
+                    let af = addr_form(op, ctx);
+                    crate::by_width_fast_af!(af, bits, imul2_m[true], imul2[true, true])
                 } else {
                     crate::by_width_pure!(bits, imul2, false, true)
                 }
