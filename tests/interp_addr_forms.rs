@@ -24,7 +24,10 @@ fn mem(form: Form) -> AsmMemoryOperand {
         Form::BaseDisp => rbx + 16,
         // rcx = 4: rbx + rcx * 2 + 8 = rbx + 16.
         Form::BaseIndex => rbx + rcx * 2 + 8,
-        Form::FsSegment => AsmMemoryOperand::from(rbx + 16).fs(),
+        Form::FsSegment => {
+            let m: AsmMemoryOperand = rbx + 16;
+            m.fs()
+        }
     }
 }
 
