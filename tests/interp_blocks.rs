@@ -208,3 +208,41 @@ fn port_writes_see_the_exact_count_at_every_budget() {
         assert_eq!(h.interp.cpu.icount, 16, "step {step}");
     }
 }
+
+/// Loops whose branch goes back to their own block's start re-enter the
+/// block directly (`thread::pure_loop`, `thread::fused_loop`): a plain
+/// Jcc and a CMP+Jcc pair, with a time-stamp read inside each loop.
+#[test]
+fn self_loops_retire_and_time_the_same_at_every_budget() {
+    let code = asm(64, |a| {
+        let mut first = a.create_label();
+        let mut second = a.create_label();
+        a.mov(ecx, 30u32).unwrap();
+        a.xor(esi, esi).unwrap();
+        // Block `first`: ends in DEC + JNE back to itself.
+        a.set_label(&mut first).unwrap();
+        a.add(rbx, 1).unwrap();
+        a.rdtsc().unwrap();
+        a.add(r9, rax).unwrap();
+        a.dec(ecx).unwrap();
+        a.jne(first).unwrap();
+        // Block `second`: ends in CMP + JB (fused) back to itself.
+        a.mov(ecx, 25u32).unwrap();
+        a.set_label(&mut second).unwrap();
+        a.add(rbx, 2).unwrap();
+        a.rdtsc().unwrap();
+        a.add(r9, rax).unwrap();
+        a.inc(esi).unwrap();
+        a.cmp(esi, ecx).unwrap();
+        a.jb(second).unwrap();
+        a.mov(eax, 0u32).unwrap();
+        a.out(0xF4, eax).unwrap();
+    });
+    let whole = outcome(&code, None, 100_000);
+    assert_eq!(whole.0, 30 + 2 * 25, "RBX");
+    // mov, xor; 30 × 5; mov; 25 × 6; mov, out.
+    assert_eq!(whole.3, 2 + 30 * 5 + 1 + 25 * 6 + 2, "instructions retired");
+    for step in STEPS {
+        assert_eq!(outcome(&code, None, step), whole, "step {step}");
+    }
+}

@@ -390,6 +390,12 @@ pub fn build_block(
         if n < MAX_BLOCK_OPS && !over_limit {
             flags_op[n] = exec::alu::fusable_flags_op(&insn);
             jcc[n] = exec::ctrl::fusable_jcc(&insn, ctx);
+            // A Jcc back to this block's start: a loop.
+            if let Some(cc) = jcc[n]
+                && op.imm == rip
+            {
+                op.exec = exec::ctrl::JCC_LOOP[usize::from(cc & 15)];
+            }
         }
         op.rip = ip;
         op.next_rip = ip.wrapping_add(len as u64) & ip_mask;
@@ -442,10 +448,11 @@ pub fn build_block(
             ctx.cpu.tlb.protect_code_page(*page);
         }
     }
-    fuse_pairs(cache, first as usize, n, &flags_op, &jcc);
+    fuse_pairs(cache, first as usize, n, rip, &flags_op, &jcc);
     // What each op counts when it leaves the block (see `exec::thread`).
     for (i, op) in cache.ops[first as usize..].iter_mut().enumerate() {
         op.left = (n - i) as u8;
+        op.idx = i as u8;
     }
     // The sentinel ends the block's threaded chain (see `exec::thread`).
     let next_rip = cache.ops.last().map_or(rip, |o| o.next_rip);
@@ -472,6 +479,7 @@ fn fuse_pairs(
     cache: &mut CodeCache,
     first: usize,
     n: usize,
+    rip: u64,
     flags_op: &[Option<(u8, bool, u32)>; MAX_BLOCK_OPS],
     jcc: &[Option<u8>; MAX_BLOCK_OPS],
 ) {
@@ -481,7 +489,8 @@ fn fuse_pairs(
         };
         let target = cache.ops[first + j + 1].imm;
         let op = &mut cache.ops[first + j];
-        op.exec = exec::alu::fused_cmp_jcc(code, imm, bits, cc);
+        // A branch back to the block's start (`rip`) is a loop.
+        op.exec = exec::alu::fused_cmp_jcc(code, imm, bits, cc, target == rip);
         op.disp = target;
     }
 }

@@ -1,7 +1,7 @@
 //! Two-operand arithmetic and logic (ADD, OR, ADC, SBB, AND, SUB, XOR, CMP,
 //! TEST) and the one-operand INC, DEC, NEG, NOT (SDM Vol. 2A/2B).
 
-use crate::interp::exec::{Handler, W8, W16, W32, W64, fused, handler};
+use crate::interp::exec::{Handler, W8, W16, W32, W64, fused, fused_loop, handler};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Op, Width, operand_bits};
@@ -231,44 +231,53 @@ pub fn fusable_flags_op(insn: &Instruction) -> Option<(u8, bool, u32)> {
 }
 
 /// The fused CMP/TEST + Jcc handler (see [`cmp_jcc`]).
-pub fn fused_cmp_jcc(code: u8, imm: bool, bits: u32, cc: u8) -> Handler {
+pub fn fused_cmp_jcc(code: u8, imm: bool, bits: u32, cc: u8, self_loop: bool) -> Handler {
     macro_rules! by_cc {
-        ($w:ty, $op:expr, $imm:expr) => {
+        ($wrap:ident, $w:ty, $op:expr, $imm:expr) => {
             match cc & 15 {
-                0 => fused(cmp_jcc::<$w, $op, $imm, 0>),
-                1 => fused(cmp_jcc::<$w, $op, $imm, 1>),
-                2 => fused(cmp_jcc::<$w, $op, $imm, 2>),
-                3 => fused(cmp_jcc::<$w, $op, $imm, 3>),
-                4 => fused(cmp_jcc::<$w, $op, $imm, 4>),
-                5 => fused(cmp_jcc::<$w, $op, $imm, 5>),
-                6 => fused(cmp_jcc::<$w, $op, $imm, 6>),
-                7 => fused(cmp_jcc::<$w, $op, $imm, 7>),
-                8 => fused(cmp_jcc::<$w, $op, $imm, 8>),
-                9 => fused(cmp_jcc::<$w, $op, $imm, 9>),
-                10 => fused(cmp_jcc::<$w, $op, $imm, 10>),
-                11 => fused(cmp_jcc::<$w, $op, $imm, 11>),
-                12 => fused(cmp_jcc::<$w, $op, $imm, 12>),
-                13 => fused(cmp_jcc::<$w, $op, $imm, 13>),
-                14 => fused(cmp_jcc::<$w, $op, $imm, 14>),
-                _ => fused(cmp_jcc::<$w, $op, $imm, 15>),
+                0 => $wrap(cmp_jcc::<$w, $op, $imm, 0>),
+                1 => $wrap(cmp_jcc::<$w, $op, $imm, 1>),
+                2 => $wrap(cmp_jcc::<$w, $op, $imm, 2>),
+                3 => $wrap(cmp_jcc::<$w, $op, $imm, 3>),
+                4 => $wrap(cmp_jcc::<$w, $op, $imm, 4>),
+                5 => $wrap(cmp_jcc::<$w, $op, $imm, 5>),
+                6 => $wrap(cmp_jcc::<$w, $op, $imm, 6>),
+                7 => $wrap(cmp_jcc::<$w, $op, $imm, 7>),
+                8 => $wrap(cmp_jcc::<$w, $op, $imm, 8>),
+                9 => $wrap(cmp_jcc::<$w, $op, $imm, 9>),
+                10 => $wrap(cmp_jcc::<$w, $op, $imm, 10>),
+                11 => $wrap(cmp_jcc::<$w, $op, $imm, 11>),
+                12 => $wrap(cmp_jcc::<$w, $op, $imm, 12>),
+                13 => $wrap(cmp_jcc::<$w, $op, $imm, 13>),
+                14 => $wrap(cmp_jcc::<$w, $op, $imm, 14>),
+                _ => $wrap(cmp_jcc::<$w, $op, $imm, 15>),
             }
         };
     }
     macro_rules! by_op {
-        ($w:ty) => {
+        ($wrap:ident, $w:ty) => {
             match (code == CMP, imm) {
-                (true, true) => by_cc!($w, CMP, true),
-                (true, false) => by_cc!($w, CMP, false),
-                (false, true) => by_cc!($w, TEST, true),
-                (false, false) => by_cc!($w, TEST, false),
+                (true, true) => by_cc!($wrap, $w, CMP, true),
+                (true, false) => by_cc!($wrap, $w, CMP, false),
+                (false, true) => by_cc!($wrap, $w, TEST, true),
+                (false, false) => by_cc!($wrap, $w, TEST, false),
             }
         };
     }
-    match bits {
-        8 => by_op!(W8),
-        16 => by_op!(W16),
-        32 => by_op!(W32),
-        _ => by_op!(W64),
+    macro_rules! by_bits {
+        ($wrap:ident) => {
+            match bits {
+                8 => by_op!($wrap, W8),
+                16 => by_op!($wrap, W16),
+                32 => by_op!($wrap, W32),
+                _ => by_op!($wrap, W64),
+            }
+        };
+    }
+    if self_loop {
+        by_bits!(fused_loop)
+    } else {
+        by_bits!(fused)
     }
 }
 

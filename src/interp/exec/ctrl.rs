@@ -2,7 +2,7 @@
 //! and far), IRET, INT n / INT3 / INTO / INT1 (SDM Vol. 2A/2B). The
 //! protected-mode far-transfer rules are in `far.rs`.
 
-use crate::interp::exec::{fast_jump, handler, pure};
+use crate::interp::exec::{fast_jump, handler, pure, pure_loop};
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
 use super::far;
@@ -122,6 +122,27 @@ const JCC_OK: [Handler; 16] = [
     pure(jcc_ok::<13>),
     pure(jcc_ok::<14>),
     pure(jcc_ok::<15>),
+];
+
+/// [`JCC_OK`] for a Jcc back to the start of its own block (see
+/// [`pure_loop`]); the block builder picks it.
+pub const JCC_LOOP: [Handler; 16] = [
+    pure_loop(jcc_ok::<0>),
+    pure_loop(jcc_ok::<1>),
+    pure_loop(jcc_ok::<2>),
+    pure_loop(jcc_ok::<3>),
+    pure_loop(jcc_ok::<4>),
+    pure_loop(jcc_ok::<5>),
+    pure_loop(jcc_ok::<6>),
+    pure_loop(jcc_ok::<7>),
+    pure_loop(jcc_ok::<8>),
+    pure_loop(jcc_ok::<9>),
+    pure_loop(jcc_ok::<10>),
+    pure_loop(jcc_ok::<11>),
+    pure_loop(jcc_ok::<12>),
+    pure_loop(jcc_ok::<13>),
+    pure_loop(jcc_ok::<14>),
+    pure_loop(jcc_ok::<15>),
 ];
 
 fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {

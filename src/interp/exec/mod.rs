@@ -21,7 +21,7 @@ pub mod system;
 pub mod thread;
 pub mod x87;
 
-pub use thread::{Handler, fast, fast_jump, fused, handler, pure};
+pub use thread::{Handler, fast, fast_jump, fused, fused_loop, handler, pure, pure_loop};
 
 use super::cpu::Cpu;
 use super::platform::Platform;
@@ -131,6 +131,10 @@ pub struct Op {
     /// that neither stop the chain nor look at the count pay nothing; see
     /// [`thread`].
     pub left: u8,
+    /// This op's index in its block (the block's first op is `idx` ops
+    /// back): lets a branch to its own block's start re-enter it directly
+    /// ([`thread::fused_loop`], [`thread::pure_loop`]).
+    pub idx: u8,
     /// A second small immediate (ENTER level, far pointer selector).
     pub imm2: u16,
 }
@@ -179,6 +183,7 @@ impl Op {
             osize: 8,
             rep: 0,
             left: 1,
+            idx: 0,
             imm2: 0,
         }
     }

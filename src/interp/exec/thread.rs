@@ -223,6 +223,96 @@ unsafe fn threaded_fused<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
     }
 }
 
+/// [`fused`] for a pair whose branch goes back to the start of its own
+/// block (a loop): a taken branch re-enters the block directly.
+pub const fn fused_loop<F: FastFn>(_f: F) -> Handler {
+    let () = FnItem::<F>::CHECK;
+    Handler(threaded_fused_loop::<F>)
+}
+
+/// The wrapper of a fused loop branch (see [`fused_loop`]).
+///
+/// # Safety
+/// As for [`threaded_fused`], and the branch target is the start of the
+/// op's block.
+unsafe fn threaded_fused_loop<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+    let f: F = conjure();
+    // SAFETY: `p` points at a live op (the caller's contract).
+    if f(ctx, unsafe { &*p }) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { loop_back(ctx, p, 2) };
+    }
+    // SAFETY: as in `threaded_fused`.
+    unsafe {
+        let next = p.add(2);
+        ((*next).exec.0)(ctx, next)
+    }
+}
+
+/// [`pure`] for a conditional branch to the start of its own block (a
+/// loop): a taken branch re-enters the block directly.
+pub const fn pure_loop<F: HandlerFn>(_f: F) -> Handler {
+    let () = FnItem::<F>::CHECK;
+    Handler(threaded_pure_loop::<F>)
+}
+
+/// The wrapper of a loop branch (see [`pure_loop`]).
+///
+/// # Safety
+/// As for [`Threaded`], and a taken branch goes to the start of the op's
+/// block.
+unsafe fn threaded_pure_loop<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+    let f: F = conjure();
+    // SAFETY: `p` points at a live op (the caller's contract).
+    let r = f(ctx, unsafe { &*p });
+    if r.is_ok() {
+        // SAFETY: as in `continue_after`.
+        unsafe {
+            let next = p.add(1);
+            return ((*next).exec.0)(ctx, next);
+        }
+    }
+    if r == Err(Stop::Jump) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { loop_back(ctx, p, 1) };
+    }
+    // SAFETY: `p` points at a live op (the caller's contract).
+    stopped_early(ctx, unsafe { &*p }, r)
+}
+
+/// The op at `p`, `done` instructions long, branched to the start of its
+/// own block: enters the block again (counting it) if it fits before
+/// `Cpu::link_end`, without a RIP-cache probe. The block is still valid:
+/// whatever could drop it (a write to its page, a TLB flush, a mode
+/// change) stops the chain before the branch. Otherwise returns to the
+/// run loop with RIP at the block start and the count exact.
+///
+/// # Safety
+/// As for [`Threaded`], and the op's `idx` is its index in a block that
+/// starts `idx` ops back.
+#[inline(always)]
+unsafe fn loop_back(ctx: &mut Ctx, p: *const Op, done: u8) -> Why {
+    // SAFETY: `p` points at a live op (the caller's contract).
+    let op = unsafe { &*p };
+    // The exact count after the branch is `icount - (left - done)`; the
+    // block is `idx + left` long.
+    let icount = ctx.cpu.icount + u64::from(op.idx) + u64::from(done);
+    // SAFETY: the block's first op is `idx` ops back (the caller's
+    // contract).
+    let first = unsafe { p.sub(usize::from(op.idx)) };
+    if icount <= ctx.cpu.link_end {
+        ctx.cpu.icount = icount;
+        ctx.cpu.stats.block_hits += 1;
+        // SAFETY: `first` is the live block's first op, followed by the
+        // rest of the block and its sentinel.
+        return unsafe { ((*first).exec.0)(ctx, first) };
+    }
+    leave_block(ctx, op, done);
+    // SAFETY: as above.
+    ctx.cpu.rip = unsafe { (*first).rip };
+    Why::Continue
+}
+
 /// The wrapper of instruction handler `F`.
 ///
 /// # Safety
@@ -392,6 +482,7 @@ pub fn run_single(ctx: &mut Ctx, op: &Op) -> Why {
     let mut one = *op;
     one.exec = one.alt;
     one.left = 1;
+    one.idx = 0;
     let pair = [one, Op::sentinel(op.next_rip)];
     Op::run_chain(ctx, &pair)
 }
