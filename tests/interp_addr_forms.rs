@@ -15,15 +15,25 @@ use iced_x86::code_asm::*;
 #[derive(Clone, Copy, Debug)]
 enum Form {
     BaseDisp,
-    BaseIndex,
+    /// Base + index with each scale (RCX = 4).
+    BaseIndex1,
+    BaseIndex2,
+    BaseIndex4,
+    BaseIndex8,
+    /// Index and displacement only.
+    IndexDisp,
     FsSegment,
 }
 
 fn mem(form: Form) -> AsmMemoryOperand {
     match form {
         Form::BaseDisp => rbx + 16,
-        // rcx = 4: rbx + rcx * 2 + 8 = rbx + 16.
-        Form::BaseIndex => rbx + rcx * 2 + 8,
+        // rcx = 4: each is rbx + 16.
+        Form::BaseIndex1 => rbx + rcx + 12,
+        Form::BaseIndex2 => rbx + rcx * 2 + 8,
+        Form::BaseIndex4 => rbx + rcx * 4,
+        Form::BaseIndex8 => rbx + rcx * 8 - 16,
+        Form::IndexDisp => rcx * 4 + (DATA as i32),
         Form::FsSegment => {
             let m: AsmMemoryOperand = rbx + 16;
             m.fs()
@@ -50,6 +60,15 @@ fn run(form: Form) -> [u64; 8] {
         a.lea(r9, m).unwrap();
         a.add(eax, dword_ptr(m)).unwrap();
         a.mov(r13d, eax).unwrap();
+        // JMP through a table entry addressed in this form.
+        let mut target = a.create_label();
+        a.lea(rax, ptr(target)).unwrap();
+        a.mov(qword_ptr(m + 0x40), rax).unwrap();
+        a.xor(r14d, r14d).unwrap();
+        a.jmp(qword_ptr(m + 0x40)).unwrap();
+        a.mov(r14d, 0xBAD_u32).unwrap();
+        a.set_label(&mut target).unwrap();
+        a.add(r14d, 1).unwrap();
         a.mov(r11d, dword_ptr(m)).unwrap();
         a.mov(dword_ptr(rbx + 0x100), r11d).unwrap();
         a.mov(eax, 0u32).unwrap();
@@ -59,6 +78,7 @@ fn run(form: Form) -> [u64; 8] {
     h.run(1000);
     assert_eq!(h.plat.exit, Some(0), "{form:?}: program did not finish");
     let stored = h.plat.mem.read_u32(DATA + 0x100).expect("read");
+    assert_eq!(h.reg(14), 1, "{form:?}: JMP through memory");
     [
         h.reg(13),
         h.reg(2),
@@ -88,7 +108,15 @@ fn every_address_form_gives_the_architectural_results() {
         if overflow { 0x801 } else { 0 },
         u64::from(m),
     ];
-    for form in [Form::BaseDisp, Form::BaseIndex, Form::FsSegment] {
+    for form in [
+        Form::BaseDisp,
+        Form::BaseIndex1,
+        Form::BaseIndex2,
+        Form::BaseIndex4,
+        Form::BaseIndex8,
+        Form::IndexDisp,
+        Form::FsSegment,
+    ] {
         let got = run(form);
         // The flags after IMUL: only CF and OF are defined (SDM Vol. 2A
         // IMUL); compare those.

@@ -72,12 +72,14 @@ pub fn flat64(op: &Op, ctx: &Ctx) -> bool {
 }
 
 /// The address form of the op's memory operand for the access fast path
-/// (`mem::AF_*`): flat when [`flat64`], without index when there is none.
+/// (`mem::AF_*`): flat when [`flat64`], without index when there is none,
+/// else with its scale (`AF_FLAT_S1 + scale`; handlers that do not
+/// specialise on the scale read it as `AF_FLAT`).
 pub fn addr_form(op: &Op, ctx: &Ctx) -> u8 {
-    use super::mem::{AF_FLAT, AF_FLAT_BD, AF_SEG};
+    use super::mem::{AF_FLAT_BD, AF_FLAT_S1, AF_SEG};
     match (flat64(op, ctx), op.index == ZERO_REG) {
         (false, _) => AF_SEG,
-        (true, false) => AF_FLAT,
+        (true, false) => AF_FLAT_S1 + (op.scale & 3),
         (true, true) => AF_FLAT_BD,
     }
 }

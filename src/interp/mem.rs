@@ -33,8 +33,12 @@ const PAGE: u64 = 4096;
 pub const AF_SEG: u8 = 0;
 /// ... flat 64-bit `base + index << scale + disp` ...
 pub const AF_FLAT: u8 = 1;
-/// ... and flat 64-bit `base + disp` (no index register).
+/// ... flat 64-bit `base + disp` (no index register) ...
 pub const AF_FLAT_BD: u8 = 2;
+/// ... and flat 64-bit `base + index * 2^(AF - AF_FLAT_S1) + disp` with
+/// the scale fixed at decode (`AF_FLAT_S1` to `AF_FLAT_S1 + 3`), for the
+/// hottest handlers (MOV, MOVZX/MOVSX); the others use `AF_FLAT`.
+pub const AF_FLAT_S1: u8 = 3;
 
 /// What the access fast path reads: 32 bytes, so an entry is found with a
 /// shift and never straddles a cache line.
@@ -466,6 +470,10 @@ impl Ctx {
     pub fn host_fast<W: Width, const AF: u8>(&self, op: &Op, write: bool) -> Option<*mut u8> {
         let la = match AF {
             AF_FLAT_BD => self.gpr(op.base).wrapping_add(op.disp),
+            AF_FLAT_S1..=6 => self
+                .gpr(op.base)
+                .wrapping_add(self.gpr(op.index) << (AF - AF_FLAT_S1))
+                .wrapping_add(op.disp),
             AF_FLAT => self
                 .gpr(op.base)
                 .wrapping_add(self.gpr(op.index) << (op.scale & 3))

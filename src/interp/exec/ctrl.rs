@@ -153,8 +153,11 @@ fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 /// target that passes the near-branch check.
 #[inline(always)]
 fn jmp_m_fast<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+    // The flat forms only run in 64-bit mode: the target check is the
+    // canonical one.
+    let flat = AF != crate::interp::mem::AF_SEG;
     match ctx.load_fast::<W, AF>(op) {
-        Some(t) if near_target_ok(&ctx.cpu, t) => {
+        Some(t) if (flat && ctx.cpu.canonical(t)) || (!flat && near_target_ok(&ctx.cpu, t)) => {
             ctx.cpu.rip = t;
             true
         }
@@ -347,12 +350,17 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                     let w = insn.memory_size().size() as u32 * 8 - 16;
                     by_width!(w, jmp_far_m)
                 } else {
-                    use crate::interp::mem::{AF_FLAT, AF_FLAT_BD, AF_SEG};
+                    use crate::interp::mem::{AF_FLAT_BD, AF_SEG};
                     match (bits, crate::interp::decode::addr_form(op, ctx)) {
                         (16, _) => fast_jump(jmp_m_fast::<W16, AF_SEG>, jmp_m::<W16>),
                         (32, _) => fast_jump(jmp_m_fast::<W32, AF_SEG>, jmp_m::<W32>),
-                        (_, AF_FLAT) => fast_jump(jmp_m_fast::<W64, AF_FLAT>, jmp_m::<W64>),
                         (_, AF_FLAT_BD) => fast_jump(jmp_m_fast::<W64, AF_FLAT_BD>, jmp_m::<W64>),
+                        // Switch tables: `jmp [table + index * 8]`.
+                        (_, 6) => fast_jump(jmp_m_fast::<W64, 6>, jmp_m::<W64>),
+                        (_, 3..=5) => fast_jump(
+                            jmp_m_fast::<W64, { crate::interp::mem::AF_FLAT }>,
+                            jmp_m::<W64>,
+                        ),
                         (_, _) => fast_jump(jmp_m_fast::<W64, AF_SEG>, jmp_m::<W64>),
                     }
                 }

@@ -11,7 +11,7 @@ use crate::interp::cpu::attn;
 use crate::interp::decode::{Decoded, addr_form, imm, is_imm, sreg};
 use crate::interp::exec::alu;
 use crate::state::{SegReg, rflags, shadow};
-use crate::{by_width, by_width_fast_af, by_width_pure};
+use crate::{by_width, by_width_fast_af, by_width_fast_afs, by_width_pure};
 
 /// Condition-code number 0–15 of a Jcc/SETcc/CMOVcc instruction.
 pub fn cc_of(insn: &Instruction) -> Option<u8> {
@@ -446,10 +446,10 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             match (k0, k1) {
                 (OpKind::Register, OpKind::Register) => by_width_pure!(bits, mov_rr),
                 (OpKind::Register, OpKind::Memory) => {
-                    by_width_fast_af!(addr_form(op, ctx), bits, mov_rm[], mov_rm_full[])
+                    by_width_fast_afs!(addr_form(op, ctx), bits, mov_rm[], mov_rm_full[])
                 }
                 (OpKind::Memory, OpKind::Register) => {
-                    by_width_fast_af!(addr_form(op, ctx), bits, mov_mr[], mov_mr_full[])
+                    by_width_fast_afs!(addr_form(op, ctx), bits, mov_mr[], mov_mr_full[])
                 }
                 (OpKind::Register, k) if is_imm(k) => {
                     op.imm = imm(insn, 1);
@@ -472,8 +472,8 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
                         $(
                             ($sb, true, false) => by_width_pure!(bits, ext_r, $sb, false),
                             ($sb, true, true) => by_width_pure!(bits, ext_r, $sb, true),
-                            ($sb, false, false) => by_width_fast_af!(af, bits, ext_m[$sb, false], ext_m_full[$sb, false]),
-                            ($sb, false, true) => by_width_fast_af!(af, bits, ext_m[$sb, true], ext_m_full[$sb, true]),
+                            ($sb, false, false) => by_width_fast_afs!(af, bits, ext_m[$sb, false], ext_m_full[$sb, false]),
+                            ($sb, false, true) => by_width_fast_afs!(af, bits, ext_m[$sb, true], ext_m_full[$sb, true]),
                         )*
                         _ => return None,
                     }

@@ -258,12 +258,28 @@ macro_rules! by_width_fast_af {
             $crate::interp::mem::AF_FLAT_BD => $crate::by_width_fast!(
                 $bits, $f[$($c,)* { $crate::interp::mem::AF_FLAT_BD }], $s[$($d),*]
             ),
-            $crate::interp::mem::AF_FLAT => $crate::by_width_fast!(
+            // AF_FLAT and the scale-specific forms (AF_FLAT_S1 ..= +3).
+            1 | 3..=6 => $crate::by_width_fast!(
                 $bits, $f[$($c,)* { $crate::interp::mem::AF_FLAT }], $s[$($d),*]
             ),
             _ => $crate::by_width_fast!(
                 $bits, $f[$($c,)* { $crate::interp::mem::AF_SEG }], $s[$($d),*]
             ),
+        }
+    };
+}
+
+/// [`by_width_fast_af!`] that also specialises indexed forms on their
+/// scale (`mem::AF_FLAT_S1` ...): for the hottest memory handlers.
+#[macro_export]
+macro_rules! by_width_fast_afs {
+    ($af:expr, $bits:expr, $f:ident [$($c:expr),*], $s:ident [$($d:expr),*]) => {
+        match $af {
+            3 => $crate::by_width_fast!($bits, $f[$($c,)* 3], $s[$($d),*]),
+            4 => $crate::by_width_fast!($bits, $f[$($c,)* 4], $s[$($d),*]),
+            5 => $crate::by_width_fast!($bits, $f[$($c,)* 5], $s[$($d),*]),
+            6 => $crate::by_width_fast!($bits, $f[$($c,)* 6], $s[$($d),*]),
+            af => $crate::by_width_fast_af!(af, $bits, $f[$($c),*], $s[$($d),*]),
         }
     };
 }
