@@ -5,7 +5,7 @@
 //! Instruction handlers keep the simple form `fn(&mut Ctx, &Op) -> Exec`.
 //! What a block stores for each op is a [`Handler`]: a wrapper generated
 //! per instruction handler ([`handler`]) that calls it (inlined where
-//! small), counts the retired instruction, checks the attention word and
+//! small), checks the attention word (general handlers only) and
 //! tail-calls the next op. The chain stops at the first op that does not
 //! complete normally, having set RIP, and says why ([`Why`]).
 //!
