@@ -246,3 +246,62 @@ fn self_loops_retire_and_time_the_same_at_every_budget() {
         assert_eq!(outcome(&code, None, step), whole, "step {step}");
     }
 }
+
+/// An ALU op whose flags the next op overwrites runs without computing
+/// them (`alu::dead_flags_form`); the registers and the flags after the
+/// pair, and after a pair whose second op reads the flags instead (ADC),
+/// must be those of one-at-a-time execution, for every operation, form
+/// and size.
+#[test]
+fn dead_flag_ops_leave_the_state_of_one_at_a_time_execution() {
+    type Emit = fn(&mut CodeAssembler);
+    let firsts: [(&str, Emit); 10] = [
+        ("add r,r", |a| a.add(eax, ebx).unwrap()),
+        ("or r,r", |a| a.or(rax, rbx).unwrap()),
+        ("and r,r", |a| a.and(ax, bx).unwrap()),
+        ("sub r,r", |a| a.sub(al, bl).unwrap()),
+        ("xor r,r", |a| a.xor(eax, ebx).unwrap()),
+        ("add r,i", |a| a.add(rax, -7).unwrap()),
+        ("or r,i", |a| a.or(eax, 0x40).unwrap()),
+        ("and r,i", |a| a.and(ax, 0x7F0F).unwrap()),
+        ("sub r,i", |a| a.sub(al, 0x81).unwrap()),
+        ("xor r,i", |a| a.xor(rax, 0x1234).unwrap()),
+    ];
+    let seconds: [(&str, Emit); 5] = [
+        ("cmp", |a| a.cmp(ecx, edx).unwrap()),
+        ("test", |a| a.test(rcx, 1).unwrap()),
+        ("sub", |a| a.sub(ecx, edx).unwrap()),
+        // ADC reads CF: the first op's flags are live.
+        ("adc", |a| a.adc(ecx, edx).unwrap()),
+        ("nop", |a| a.nop().unwrap()),
+    ];
+    for (x, y) in [
+        (0x8000_0001u64, 0x7FFF_FFFFu64),
+        (0, 0),
+        (u64::MAX, 1),
+        (0x80, 0x80),
+    ] {
+        for (fname, first) in firsts {
+            for (sname, second) in seconds {
+                let code = asm(64, |a| {
+                    a.mov(rax, x).unwrap();
+                    a.mov(rbx, y).unwrap();
+                    a.mov(rcx, y).unwrap();
+                    a.mov(rdx, x).unwrap();
+                    first(a);
+                    second(a);
+                    a.pushfq().unwrap();
+                    a.pop(r9).unwrap();
+                    a.and(r9, 0x8D5).unwrap();
+                    a.mov(rbx, rax).unwrap();
+                    a.mov(r10, rcx).unwrap();
+                    a.mov(eax, 0u32).unwrap();
+                    a.out(0xF4, eax).unwrap();
+                });
+                let whole = outcome(&code, None, 100_000);
+                let single = outcome(&code, None, 1);
+                assert_eq!(whole, single, "{fname}; {sname} with {x:#x}, {y:#x}");
+            }
+        }
+    }
+}

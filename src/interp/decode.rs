@@ -307,6 +307,10 @@ pub fn build_block(
     // condition of a fusable Jcc.
     let mut flags_op = [None; MAX_BLOCK_OPS];
     let mut jcc = [None; MAX_BLOCK_OPS];
+    // Per op: the handler to use if its flags are dead, and whether it
+    // overwrites all flags (see `alu::dead_flags_form`).
+    let mut dead_flags = [None; MAX_BLOCK_OPS];
+    let mut kills_flags = [false; MAX_BLOCK_OPS];
     let la_page = cs.base.wrapping_add(rip) & !0xFFF;
     let mut followed = 0;
     loop {
@@ -392,6 +396,8 @@ pub fn build_block(
         if n < MAX_BLOCK_OPS && !over_limit {
             flags_op[n] = exec::alu::fusable_flags_op(&insn);
             jcc[n] = exec::ctrl::fusable_jcc(&insn, ctx);
+            dead_flags[n] = exec::alu::dead_flags_form(&insn);
+            kills_flags[n] = exec::alu::overwrites_flags(&insn);
             // A Jcc back to this block's start: a loop.
             if let Some(cc) = jcc[n]
                 && op.imm == rip
@@ -448,6 +454,14 @@ pub fn build_block(
         if !ctx.plat().mem().is_code_page(*page) {
             ctx.plat().mem().mark_code_page(*page);
             ctx.cpu.tlb.protect_code_page(*page);
+        }
+    }
+    // An ALU op followed by one that overwrites every flag: its own flags
+    // can never be seen (ops of a chain run back to back; a budget end or
+    // single step between them runs each op's full `alt` handler).
+    for j in 0..n.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
+        if let (Some(h), true) = (dead_flags[j], kills_flags[j + 1]) {
+            cache.ops[first as usize + j].exec = h;
         }
     }
     fuse_pairs(cache, first as usize, n, rip, &flags_op, &jcc);

@@ -167,6 +167,76 @@ fn alu_mi_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     alu_mem_full::<W, OP>(ctx, op, op.imm & W::MASK)
 }
 
+/// ALU r, r / r, imm whose flags the next instruction overwrites before
+/// anything can read them: the result only (the block builder picks this
+/// form; see [`dead_flags_form`]).
+fn alu_rr_nf<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let a = ctx.reg::<W>(op.r0);
+    let b = ctx.reg::<W>(op.r1);
+    let (r, _) = compute::<W, OP>(&ctx.cpu.lf, a, b);
+    ctx.set_reg::<W>(op.r0, r);
+    Ok(())
+}
+fn alu_ri_nf<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let a = ctx.reg::<W>(op.r0);
+    let (r, _) = compute::<W, OP>(&ctx.cpu.lf, a, op.imm & W::MASK);
+    ctx.set_reg::<W>(op.r0, r);
+    Ok(())
+}
+
+/// The register ADD/OR/AND/SUB/XOR/CMP/TEST forms (r, r and r, imm): they
+/// cannot fault, read no flag and write all six status flags (SDM Vol. 1
+/// Appendix A, EFLAGS cross-reference).
+fn reg_flags_writer(insn: &Instruction) -> Option<(u8, bool, u32)> {
+    let code = match insn.mnemonic() {
+        Mnemonic::Add => ADD,
+        Mnemonic::Or => OR,
+        Mnemonic::And => AND,
+        Mnemonic::Sub => SUB,
+        Mnemonic::Xor => XOR,
+        Mnemonic::Cmp => CMP,
+        Mnemonic::Test => TEST,
+        _ => return None,
+    };
+    if insn.op0_kind() != OpKind::Register {
+        return None;
+    }
+    let imm = match insn.op1_kind() {
+        OpKind::Register => false,
+        k if is_imm(k) => true,
+        _ => return None,
+    };
+    Some((code, imm, operand_bits(insn, 0)))
+}
+
+/// Whether `insn` overwrites every status flag without reading any and
+/// cannot fault: the flags of the instruction before it are dead.
+pub fn overwrites_flags(insn: &Instruction) -> bool {
+    reg_flags_writer(insn).is_some()
+}
+
+/// For a register ADD/OR/AND/SUB/XOR whose flags are dead (the next
+/// instruction of the block overwrites them all and nothing can run in
+/// between: see [`overwrites_flags`]), the handler that skips the flags.
+/// One-at-a-time execution keeps using the op's full `alt` handler.
+pub fn dead_flags_form(insn: &Instruction) -> Option<Handler> {
+    let (code, imm, bits) = reg_flags_writer(insn)?;
+    Some(match (code, imm) {
+        (CMP | TEST, _) => return None,
+        (ADD, false) => crate::by_width_pure!(bits, alu_rr_nf, ADD),
+        (OR, false) => crate::by_width_pure!(bits, alu_rr_nf, OR),
+        (AND, false) => crate::by_width_pure!(bits, alu_rr_nf, AND),
+        (SUB, false) => crate::by_width_pure!(bits, alu_rr_nf, SUB),
+        (XOR, false) => crate::by_width_pure!(bits, alu_rr_nf, XOR),
+        (ADD, true) => crate::by_width_pure!(bits, alu_ri_nf, ADD),
+        (OR, true) => crate::by_width_pure!(bits, alu_ri_nf, OR),
+        (AND, true) => crate::by_width_pure!(bits, alu_ri_nf, AND),
+        (SUB, true) => crate::by_width_pure!(bits, alu_ri_nf, SUB),
+        (_, true) => crate::by_width_pure!(bits, alu_ri_nf, XOR),
+        (_, false) => return None,
+    })
+}
+
 /// CMP or TEST of a register with a register or an immediate, fused with
 /// the Jcc (condition `CC`) that follows it: sets the flags like the pair
 /// and returns whether the branch is taken. The condition is evaluated
