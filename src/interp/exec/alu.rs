@@ -284,20 +284,7 @@ fn cmp_jcc<W: Width, const OP: u8, const IMM: bool, const CC: u8>(ctx: &mut Ctx,
 /// If `insn` is a CMP/TEST that [`fused_cmp_jcc`] can fuse with a
 /// following Jcc: (operation, immediate form?, operand bits).
 pub fn fusable_flags_op(insn: &Instruction) -> Option<(u8, bool, u32)> {
-    let code = match insn.mnemonic() {
-        Mnemonic::Cmp => CMP,
-        Mnemonic::Test => TEST,
-        _ => return None,
-    };
-    if insn.op0_kind() != OpKind::Register {
-        return None;
-    }
-    let imm = match insn.op1_kind() {
-        OpKind::Register => false,
-        k if is_imm(k) => true,
-        _ => return None,
-    };
-    Some((code, imm, operand_bits(insn, 0)))
+    reg_flags_writer(insn).filter(|&(code, ..)| code == CMP || code == TEST)
 }
 
 /// The fused CMP/TEST + Jcc handler (see [`cmp_jcc`]).
