@@ -92,14 +92,16 @@ pub const fn handler<F: HandlerFn>(_f: F) -> Handler {
 /// attention check.
 pub const fn pure<F: HandlerFn>(_f: F) -> Handler {
     let () = FnItem::<F>::CHECK;
-    Handler(threaded_pure::<F>)
+    Handler(threaded_pure::<F, false>)
 }
 
-/// The wrapper of a register-only handler `F` (see [`pure`]).
+/// The wrapper of a register-only handler `F` (see [`pure`]); `LOOP`: a
+/// taken branch goes to the start of the op's own block ([`pure_loop`]).
 ///
 /// # Safety
-/// As for [`Threaded`].
-unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+/// As for [`Threaded`], and with `LOOP` a taken branch goes to the start
+/// of the op's block.
+unsafe fn threaded_pure<F: HandlerFn, const LOOP: bool>(ctx: &mut Ctx, p: *const Op) -> Why {
     let f: F = conjure();
     #[cfg(debug_assertions)]
     let attention = ctx.cpu.attention;
@@ -114,13 +116,17 @@ unsafe fn threaded_pure<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
             return ((*next).exec.0)(ctx, next);
         }
     }
-    // SAFETY: `p` points at a live op (the caller's contract).
-    let op = unsafe { &*p };
     if r == Err(Stop::Jump) {
-        leave_block(ctx, op, 1);
+        if LOOP {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { loop_back(ctx, p, 1) };
+        }
+        // SAFETY: `p` points at a live op (the caller's contract).
+        leave_block(ctx, unsafe { &*p }, 1);
         return link(ctx);
     }
-    stopped_early(ctx, op, r)
+    // SAFETY: as above.
+    stopped_early(ctx, unsafe { &*p }, r)
 }
 
 /// The fast path of a handler: does the whole instruction and returns
@@ -198,19 +204,25 @@ unsafe fn threaded_fast_jump<F: FastFn, S: HandlerFn>(ctx: &mut Ctx, p: *const O
 /// pair counts as two instructions; the Jcc's own op is skipped.
 pub const fn fused<F: FastFn>(_f: F) -> Handler {
     let () = FnItem::<F>::CHECK;
-    Handler(threaded_fused::<F>)
+    Handler(threaded_fused::<F, false>)
 }
 
-/// The wrapper of a fused pair (see [`fused`]).
+/// The wrapper of a fused pair (see [`fused`]); `LOOP`: the branch goes
+/// to the start of the op's own block ([`fused_loop`]).
 ///
 /// # Safety
 /// As for [`Threaded`], and the op after `p` is the pair's Jcc (so the op
-/// after that exists too).
-unsafe fn threaded_fused<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+/// after that exists too); with `LOOP` the branch target is the start of
+/// the op's block.
+unsafe fn threaded_fused<F: FastFn, const LOOP: bool>(ctx: &mut Ctx, p: *const Op) -> Why {
     let f: F = conjure();
     // SAFETY: `p` points at a live op (the caller's contract).
     let op = unsafe { &*p };
     if f(ctx, op) {
+        if LOOP {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { loop_back(ctx, p, 2) };
+        }
         ctx.cpu.rip = op.disp;
         leave_block(ctx, op, 2);
         return link(ctx);
@@ -227,57 +239,14 @@ unsafe fn threaded_fused<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
 /// block (a loop): a taken branch re-enters the block directly.
 pub const fn fused_loop<F: FastFn>(_f: F) -> Handler {
     let () = FnItem::<F>::CHECK;
-    Handler(threaded_fused_loop::<F>)
-}
-
-/// The wrapper of a fused loop branch (see [`fused_loop`]).
-///
-/// # Safety
-/// As for [`threaded_fused`], and the branch target is the start of the
-/// op's block.
-unsafe fn threaded_fused_loop<F: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
-    let f: F = conjure();
-    // SAFETY: `p` points at a live op (the caller's contract).
-    if f(ctx, unsafe { &*p }) {
-        // SAFETY: the caller's contract, passed on.
-        return unsafe { loop_back(ctx, p, 2) };
-    }
-    // SAFETY: as in `threaded_fused`.
-    unsafe {
-        let next = p.add(2);
-        ((*next).exec.0)(ctx, next)
-    }
+    Handler(threaded_fused::<F, true>)
 }
 
 /// [`pure`] for a conditional branch to the start of its own block (a
 /// loop): a taken branch re-enters the block directly.
 pub const fn pure_loop<F: HandlerFn>(_f: F) -> Handler {
     let () = FnItem::<F>::CHECK;
-    Handler(threaded_pure_loop::<F>)
-}
-
-/// The wrapper of a loop branch (see [`pure_loop`]).
-///
-/// # Safety
-/// As for [`Threaded`], and a taken branch goes to the start of the op's
-/// block.
-unsafe fn threaded_pure_loop<F: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
-    let f: F = conjure();
-    // SAFETY: `p` points at a live op (the caller's contract).
-    let r = f(ctx, unsafe { &*p });
-    if r.is_ok() {
-        // SAFETY: as in `continue_after`.
-        unsafe {
-            let next = p.add(1);
-            return ((*next).exec.0)(ctx, next);
-        }
-    }
-    if r == Err(Stop::Jump) {
-        // SAFETY: the caller's contract, passed on.
-        return unsafe { loop_back(ctx, p, 1) };
-    }
-    // SAFETY: `p` points at a live op (the caller's contract).
-    stopped_early(ctx, unsafe { &*p }, r)
+    Handler(threaded_pure::<F, true>)
 }
 
 /// The op at `p`, `done` instructions long, branched to the start of its
