@@ -247,6 +247,62 @@ fn self_loops_retire_and_time_the_same_at_every_budget() {
     }
 }
 
+/// Instructions that only retire (NOPs, followed jumps) get no op inside
+/// a block: they are counted with the op before them (`Op::before`). A
+/// loop whose block starts with a NOP (kept: a block's first op), holds
+/// NOPs and a followed jump before its time-stamp read and its loop
+/// branch (which re-enters the block, counting through `before`), and a
+/// CMP split from its Jcc by a NOP (not fused).
+#[test]
+fn folded_nops_and_jumps_retire_and_time_the_same_at_every_budget() {
+    let code = asm(64, |a| {
+        let mut top = a.create_label();
+        let mut fwd = a.create_label();
+        let mut back = a.create_label();
+        let mut second = a.create_label();
+        a.mov(ecx, 20u32).unwrap();
+        a.set_label(&mut top).unwrap();
+        a.nop().unwrap();
+        a.add(rbx, 1).unwrap();
+        a.nop().unwrap();
+        a.db(&[0x0F, 0x1F, 0x44, 0x00, 0x00]).unwrap(); // NOP dword [rax+rax]
+        a.rdtsc().unwrap();
+        a.add(r9, rax).unwrap();
+        a.jmp(fwd).unwrap();
+        a.set_label(&mut back).unwrap();
+        a.dec(ecx).unwrap();
+        a.nop().unwrap();
+        a.jne(top).unwrap();
+        a.jmp(second).unwrap();
+        a.set_label(&mut fwd).unwrap();
+        a.nop().unwrap();
+        a.add(rbx, 2).unwrap();
+        a.jmp(back).unwrap();
+        a.set_label(&mut second).unwrap();
+        a.add(rbx, 4).unwrap();
+        a.inc(esi).unwrap();
+        a.rdtsc().unwrap();
+        a.add(r9, rax).unwrap();
+        a.cmp(esi, 15).unwrap();
+        a.nop().unwrap();
+        a.jb(second).unwrap();
+        a.mov(eax, 0u32).unwrap();
+        a.out(0xF4, eax).unwrap();
+    });
+    let whole = outcome(&code, None, 100_000);
+    assert_eq!(whole.0, 20 * 3 + 15 * 4, "RBX");
+    // mov; 20 × (nop, add, nop, nop, rdtsc, add, jmp, nop, add, jmp, dec,
+    // nop, jne); jmp; 15 × (add, inc, rdtsc, add, cmp, nop, jb); mov, out.
+    assert_eq!(
+        whole.3,
+        1 + 20 * 13 + 1 + 15 * 7 + 2,
+        "instructions retired"
+    );
+    for step in STEPS {
+        assert_eq!(outcome(&code, None, step), whole, "step {step}");
+    }
+}
+
 /// An ALU op whose flags the next op overwrites runs without computing
 /// them (`alu::dead_flags_form`); the registers and the flags after the
 /// pair, and after a pair whose second op reads the flags instead (ADC),

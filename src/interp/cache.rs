@@ -31,6 +31,9 @@ pub struct Block {
     /// which ends its threaded chain, follows them and is not counted).
     pub first: u32,
     pub len: u16,
+    /// Guest instructions in the block: `len` plus those folded into the
+    /// op before them (see `Op::before`).
+    pub insns: u16,
     /// Physical pages the block's bytes come from (the second may equal the
     /// first).
     pub pages: [u64; 2],

@@ -17,6 +17,9 @@ use crate::state::SegReg;
 pub struct Decoded {
     pub exec: Handler,
     pub ends_block: bool,
+    /// The instruction does nothing but retire (NOP and its hint-space
+    /// relatives): inside a block it needs no op of its own.
+    pub retire_only: bool,
 }
 
 impl Decoded {
@@ -24,12 +27,22 @@ impl Decoded {
         Some(Decoded {
             exec,
             ends_block: false,
+            retire_only: false,
         })
     }
     pub fn end(exec: Handler) -> Option<Self> {
         Some(Decoded {
             exec,
             ends_block: true,
+            retire_only: false,
+        })
+    }
+    /// An instruction that only retires (see `retire_only`).
+    pub fn retire(exec: Handler) -> Option<Self> {
+        Some(Decoded {
+            exec,
+            ends_block: false,
+            retire_only: true,
         })
     }
 }
@@ -266,12 +279,14 @@ fn select(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Decoded {
         return Decoded {
             exec: handler(invalid_op),
             ends_block: true,
+            retire_only: false,
         };
     }
     super::events::log_unimplemented(insn.mnemonic());
     Decoded {
         exec: handler(unimplemented_op),
         ends_block: true,
+        retire_only: false,
     }
 }
 
@@ -301,7 +316,14 @@ pub fn build_block(
     let mut page_off = (pa & 0xFFF) as usize;
     let pa_page = pa & !0xFFF;
     let mut pages = [pa_page, pa_page];
+    // Instructions decoded, and ops pushed: instructions that only retire
+    // (NOPs, followed jumps) get no op unless they start the block.
     let mut n = 0usize;
+    let mut k = 0usize;
+    // Per op: the instructions before it in the block.
+    let mut before = [0u8; MAX_BLOCK_OPS];
+    // Where execution goes on after the last instruction decoded.
+    let mut end_rip = rip;
     let mut insn = Instruction::default();
     // Per op: a CMP/TEST that can fuse with a following Jcc, and the
     // condition of a fusable Jcc.
@@ -377,7 +399,9 @@ pub fn build_block(
                 op.rip = ip;
                 op.next_rip = ip;
                 push_op(cache, op);
+                k += 1;
                 n += 1;
+                end_rip = ip;
             }
             break;
         }
@@ -389,17 +413,18 @@ pub fn build_block(
             dec = Decoded {
                 exec: handler(fetch_limit_op),
                 ends_block: true,
+                retire_only: false,
             };
         }
         op.exec = dec.exec;
         op.alt = dec.exec;
-        if n < MAX_BLOCK_OPS && !over_limit {
-            flags_op[n] = exec::alu::fusable_flags_op(&insn);
-            jcc[n] = exec::ctrl::fusable_jcc(&insn, ctx);
-            dead_flags[n] = exec::alu::dead_flags_form(&insn);
-            kills_flags[n] = exec::alu::overwrites_flags(&insn);
+        if k < MAX_BLOCK_OPS && !over_limit {
+            flags_op[k] = exec::alu::fusable_flags_op(&insn);
+            jcc[k] = exec::ctrl::fusable_jcc(&insn, ctx);
+            dead_flags[k] = exec::alu::dead_flags_form(&insn);
+            kills_flags[k] = exec::alu::overwrites_flags(&insn);
             // A Jcc back to this block's start: a loop.
-            if let Some(cc) = jcc[n]
+            if let Some(cc) = jcc[k]
                 && op.imm == rip
             {
                 op.exec = exec::ctrl::JCC_LOOP[usize::from(cc & 15)];
@@ -420,8 +445,20 @@ pub fn build_block(
             op.exec = exec::ctrl::JMP_FOLLOWED;
             op.next_rip = target;
         }
-        push_op(cache, op);
+        // An instruction that only retires needs no op inside a block: it
+        // is counted with the op before it (see `Op::before`). The first
+        // one stays, as the block's first op is what one-at-a-time
+        // execution at the block's RIP runs.
+        let retire_only = dec.retire_only || follow.is_some();
+        if k == 0 || over_limit || !retire_only {
+            if k < MAX_BLOCK_OPS {
+                before[k] = n as u8;
+            }
+            push_op(cache, op);
+            k += 1;
+        }
         n += 1;
+        end_rip = op.next_rip;
         if let Some(target) = follow {
             followed += 1;
             ip = target;
@@ -459,27 +496,30 @@ pub fn build_block(
     // An ALU op followed by one that overwrites every flag: its own flags
     // can never be seen (ops of a chain run back to back; a budget end or
     // single step between them runs each op's full `alt` handler).
-    for j in 0..n.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
+    // Instructions folded away between them (NOPs, followed jumps) touch
+    // no flags.
+    for j in 0..k.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
         if let (Some(h), true) = (dead_flags[j], kills_flags[j + 1]) {
             cache.ops[first as usize + j].exec = h;
         }
     }
-    fuse_pairs(cache, first as usize, n, rip, &flags_op, &jcc);
+    fuse_pairs(cache, first as usize, k, rip, &flags_op, &jcc, &before);
     // What each op counts when it leaves the block (see `exec::thread`).
     for (i, op) in cache.ops[first as usize..].iter_mut().enumerate() {
-        op.left = (n - i) as u8;
+        op.before = before[i];
+        op.left = (n - usize::from(before[i])) as u8;
         op.idx = i as u8;
     }
     // The sentinel ends the block's threaded chain (see `exec::thread`).
-    let next_rip = cache.ops.last().map_or(rip, |o| o.next_rip);
-    cache.push_op(Op::sentinel(next_rip));
+    cache.push_op(Op::sentinel(end_rip));
     ctx.cpu.stats.blocks_built += 1;
     Ok(cache.insert(Block {
         pa,
         rip,
         mode,
         first,
-        len: n as u16,
+        len: k as u16,
+        insns: n as u16,
         pages,
         live: true,
     }))
@@ -491,18 +531,24 @@ const MAX_FOLLOWED_JMPS: u32 = 4;
 
 /// Fuses each CMP/TEST immediately followed by a Jcc into one op (the
 /// Jcc's op stays, skipped by the fused one; see `exec::thread::fused`).
+/// A pair with a folded-away instruction between them is not fused (the
+/// fused op retires exactly two).
 fn fuse_pairs(
     cache: &mut CodeCache,
     first: usize,
-    n: usize,
+    k: usize,
     rip: u64,
     flags_op: &[Option<(u8, bool, u32)>; MAX_BLOCK_OPS],
     jcc: &[Option<u8>; MAX_BLOCK_OPS],
+    before: &[u8; MAX_BLOCK_OPS],
 ) {
-    for j in 0..n.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
+    for j in 0..k.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
         let (Some((code, imm, bits)), Some(cc)) = (flags_op[j], jcc[j + 1]) else {
             continue;
         };
+        if before[j + 1] != before[j] + 1 {
+            continue;
+        }
         let target = cache.ops[first + j + 1].imm;
         let op = &mut cache.ops[first + j];
         // A branch back to the block's start (`rip`) is a loop.

@@ -269,7 +269,7 @@ fn find_block_slow(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u
     // Building may have changed the TLB generation too: stamp the entry
     // with the state after.
     let b = cache.blocks.get(id as usize)?;
-    let len = u64::from(b.len);
+    let len = u64::from(b.insns);
     let ops = cache.ops.get(b.first as usize..)?.as_ptr();
     let cpu = &mut ctx.cpu;
     cpu.rip_cache.set(RipEntry {
@@ -304,15 +304,16 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, end: u64) {
         let Some((ops, len)) = find_block(ctx, cache) else {
             return;
         };
-        // SAFETY: a block's ops and its sentinel (`len + 1` ops) are in the
-        // arena at `ops`, which has not moved since the RIP-cache entry
-        // was made (its stamp includes the code-cache epoch), and the
-        // arena is not touched while the chain runs.
-        let ops = unsafe { std::slice::from_raw_parts(ops, len as usize + 1) };
+        // SAFETY: a block's ops and its sentinel are in the arena at `ops`,
+        // which has not moved since the RIP-cache entry was made (its stamp
+        // includes the code-cache epoch), and the arena is not touched
+        // while the chain runs.
+        let first = unsafe { &*ops };
         let remaining = end.saturating_sub(ctx.cpu.icount);
         if remaining < len {
-            // The budget ends inside this block: one instruction at a time.
-            if remaining != 0 && run_one_op(ctx, &ops[0]) == Why::Fault {
+            // The budget ends inside this block (`len` instructions): one
+            // instruction at a time.
+            if remaining != 0 && run_one_op(ctx, first) == Why::Fault {
                 deliver_fault(ctx);
             }
             return;
@@ -321,7 +322,8 @@ fn execute_blocks(ctx: &mut Ctx, cache: &mut CodeCache, end: u64) {
         // its own RIP); it is written back when the chain stops. The chain
         // may go on into further blocks (see `thread::link`).
         ctx.cpu.link_end = end.min(ctx.cpu.icount + thread::LINK_INSNS);
-        match Op::run_chain(ctx, ops) {
+        // SAFETY: as above; the block ends with its sentinel.
+        match unsafe { Op::run_chain_at(ctx, ops) } {
             Why::Continue => {}
             Why::Stop => return,
             Why::Fault => {

@@ -626,7 +626,7 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
         | Mnemonic::Prefetchw
         | Mnemonic::Lfence
         | Mnemonic::Mfence
-        | Mnemonic::Sfence => pure(nop),
+        | Mnemonic::Sfence => return Decoded::retire(pure(nop)),
         _ => return None,
     };
     let _ = Register::None;

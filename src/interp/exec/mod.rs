@@ -135,6 +135,11 @@ pub struct Op {
     /// back): lets a branch to its own block's start re-enter it directly
     /// ([`thread::fused_loop`], [`thread::pure_loop`]).
     pub idx: u8,
+    /// Guest instructions in this op's block before it. Equal to `idx`
+    /// unless instructions that only retire (NOPs, followed jumps) were
+    /// folded into the op before them at block build: they have no op of
+    /// their own but are counted like the others.
+    pub before: u8,
     /// A second small immediate (ENTER level, far pointer selector).
     pub imm2: u16,
 }
@@ -184,6 +189,7 @@ impl Op {
             rep: 0,
             left: 1,
             idx: 0,
+            before: 0,
             imm2: 0,
         }
     }

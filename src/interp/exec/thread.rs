@@ -264,8 +264,8 @@ unsafe fn loop_back(ctx: &mut Ctx, p: *const Op, done: u8) -> Why {
     // SAFETY: `p` points at a live op (the caller's contract).
     let op = unsafe { &*p };
     // The exact count after the branch is `icount - (left - done)`; the
-    // block is `idx + left` long.
-    let icount = ctx.cpu.icount + u64::from(op.idx) + u64::from(done);
+    // block is `before + left` instructions long.
+    let icount = ctx.cpu.icount + u64::from(op.before) + u64::from(done);
     // SAFETY: the block's first op is `idx` ops back (the caller's
     // contract).
     let first = unsafe { p.sub(usize::from(op.idx)) };
@@ -430,11 +430,23 @@ impl Op {
     pub fn run_chain(ctx: &mut Ctx, ops: &[Op]) -> Why {
         debug_assert!(ops.last().is_some_and(|o| o.is_sentinel()));
         debug_assert_eq!(usize::from(ops[0].left), ops.len() - 1);
-        ctx.cpu.icount += u64::from(ops[0].left);
-        let p = ops.as_ptr();
-        // SAFETY: `ops` ends with a sentinel, so every op but the last has
-        // a successor in the slice, and the chain stops at the sentinel;
-        // `ops` is borrowed for the whole call.
+        // SAFETY: `ops` ends with a sentinel and is borrowed for the whole
+        // call.
+        unsafe { Self::run_chain_at(ctx, ops.as_ptr()) }
+    }
+
+    /// [`Op::run_chain`] for the block whose first op is at `p`.
+    ///
+    /// # Safety
+    /// `p` points at the first op of a block followed by the rest of its
+    /// ops and its sentinel, which stay alive and unmodified while the
+    /// chain runs.
+    #[inline(always)]
+    pub unsafe fn run_chain_at(ctx: &mut Ctx, p: *const Op) -> Why {
+        // SAFETY: `p` points at a live op (the caller's contract).
+        ctx.cpu.icount += u64::from(unsafe { (*p).left });
+        // SAFETY: every op but the sentinel has a successor, and the chain
+        // stops at the sentinel (the caller's contract).
         unsafe { ((*p).exec.0)(ctx, p) }
     }
 
@@ -452,6 +464,7 @@ pub fn run_single(ctx: &mut Ctx, op: &Op) -> Why {
     one.exec = one.alt;
     one.left = 1;
     one.idx = 0;
+    one.before = 0;
     let pair = [one, Op::sentinel(op.next_rip)];
     Op::run_chain(ctx, &pair)
 }
