@@ -89,8 +89,10 @@ pub mod attn {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
     pub blocks_built: u64,
-    pub block_hits: u64,
-    pub block_misses: u64,
+    /// Instructions decoded into blocks: against the instructions retired,
+    /// how often execution needed the decoder (block entries themselves
+    /// are not counted: that would cost a memory increment per block).
+    pub insns_decoded: u64,
     pub code_invalidations: u64,
     pub tlb_fills: u64,
     pub tlb_flushes: u64,

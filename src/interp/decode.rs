@@ -513,6 +513,7 @@ pub fn build_block(
     // The sentinel ends the block's threaded chain (see `exec::thread`).
     cache.push_op(Op::sentinel(end_rip));
     ctx.cpu.stats.blocks_built += 1;
+    ctx.cpu.stats.insns_decoded += n as u64;
     Ok(cache.insert(Block {
         pa,
         rip,

@@ -228,7 +228,6 @@ fn deliver_fault(ctx: &mut Ctx) {
 fn find_block(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u64)> {
     let cpu = &mut ctx.cpu;
     if let Some(hit) = cpu.rip_cache.probe(cpu.rip, cpu.tlb.generation) {
-        cpu.stats.block_hits += 1;
         return Some(hit);
     }
     find_block_slow(ctx, cache)
@@ -248,12 +247,8 @@ fn find_block_slow(ctx: &mut Ctx, cache: &mut CodeCache) -> Option<(*const Op, u
     };
     let fm = fetch_mode(ctx);
     let id = match cache.lookup(pa, rip, fm) {
-        Some(id) => {
-            ctx.cpu.stats.block_hits += 1;
-            id
-        }
+        Some(id) => id,
         None => {
-            ctx.cpu.stats.block_misses += 1;
             let built = build_block(ctx, cache, pa, host, rip, fm);
             // Building may have flushed the cache or moved the arena.
             ctx.cpu.see_code_epoch(cache.epoch);

@@ -271,7 +271,6 @@ unsafe fn loop_back(ctx: &mut Ctx, p: *const Op, done: u8) -> Why {
     let first = unsafe { p.sub(usize::from(op.idx)) };
     if icount <= ctx.cpu.link_end {
         ctx.cpu.icount = icount;
-        ctx.cpu.stats.block_hits += 1;
         // SAFETY: `first` is the live block's first op, followed by the
         // rest of the block and its sentinel.
         return unsafe { ((*first).exec.0)(ctx, first) };
@@ -400,7 +399,6 @@ fn link(ctx: &mut Ctx) -> Why {
         let icount = cpu.icount + len;
         if icount <= cpu.link_end {
             cpu.icount = icount;
-            cpu.stats.block_hits += 1;
             // SAFETY: the entry's stamp matches, so `ops` points at a
             // block's ops and its sentinel in the code-cache arena, which
             // nothing can change while a chain runs.
