@@ -125,3 +125,106 @@ fn every_address_form_gives_the_architectural_results() {
         assert_eq!(got_cmp, expected, "{form:?}");
     }
 }
+
+/// LEA truncates the sum to the address size, then to the operand size
+/// (SDM Vol. 2A LEA, Table 3-54): each operand size × address size, with
+/// and without an index, on sums that wrap. (The handler skips the
+/// address-size mask when the address size is at least the operand size.)
+#[test]
+fn lea_wraps_to_the_address_size_then_the_operand_size() {
+    type Case = (&'static str, Mode, fn(&mut CodeAssembler), u64);
+    let cases: [Case; 8] = [
+        (
+            "lea rax, [rbx+rcx*2+8] a64",
+            Mode::Long64,
+            |a| {
+                a.mov(rbx, 0xFFFF_FFFF_FFFF_FFF0u64).unwrap();
+                a.lea(rax, rbx + rcx * 2 + 8).unwrap();
+            },
+            0,
+        ),
+        (
+            "lea eax, [rbx+0x10] a64",
+            Mode::Long64,
+            |a| {
+                a.mov(rbx, 0x1_2345_6780u64).unwrap();
+                a.lea(eax, rbx + 0x10).unwrap();
+            },
+            0x2345_6790,
+        ),
+        (
+            "lea rax, [ebx+ecx*2+8] a32",
+            Mode::Long64,
+            |a| {
+                a.mov(rbx, 0x7_FFFF_FFF0u64).unwrap();
+                a.lea(rax, ebx + ecx * 2 + 8).unwrap();
+            },
+            0,
+        ),
+        (
+            "lea rax, [ebx+0x20] a32",
+            Mode::Long64,
+            |a| {
+                a.mov(rbx, 0x7_FFFF_FFF0u64).unwrap();
+                a.lea(rax, ebx + 0x20).unwrap();
+            },
+            0x10,
+        ),
+        (
+            "lea ax, [rbx+rcx*2+8] a64",
+            Mode::Long64,
+            |a| {
+                a.mov(rax, 0x1111_2222_3333_4444u64).unwrap();
+                a.mov(rbx, 0xFFF0u64).unwrap();
+                a.lea(ax, rbx + rcx * 2 + 8).unwrap();
+            },
+            0x1111_2222_3333_0000,
+        ),
+        (
+            "lea eax, [ebx+ecx*2+8] a32",
+            Mode::Prot32,
+            |a| {
+                a.mov(ebx, 0xFFFF_FFF0u32).unwrap();
+                a.lea(eax, ebx + ecx * 2 + 8).unwrap();
+            },
+            0,
+        ),
+        (
+            "lea eax, [bx+si+4] a16",
+            Mode::Prot32,
+            |a| {
+                a.mov(ebx, 0x1_FFFFu32).unwrap();
+                a.mov(esi, 2u32).unwrap();
+                a.lea(eax, bx + si + 4).unwrap();
+            },
+            5,
+        ),
+        (
+            "lea eax, [bx+0x10] a16",
+            Mode::Prot32,
+            |a| {
+                a.mov(ebx, 0xFFF8u32).unwrap();
+                a.lea(eax, bx + 0x10).unwrap();
+            },
+            8,
+        ),
+    ];
+    for (name, mode, body, expected) in cases {
+        let bits = if matches!(mode, Mode::Long64) { 64 } else { 32 };
+        let code = asm(bits, |a| {
+            a.mov(ecx, 4u32).unwrap();
+            body(a);
+            if bits == 64 {
+                a.mov(rdi, rax).unwrap();
+            } else {
+                a.mov(edi, eax).unwrap();
+            }
+            a.mov(eax, 0u32).unwrap();
+            a.out(0xF4, eax).unwrap();
+        });
+        let mut h = Harness::new("max", mode, &code);
+        h.run(100);
+        assert_eq!(h.plat.exit, Some(0), "{name}: program did not finish");
+        assert_eq!(h.reg(7), expected, "{name}");
+    }
+}

@@ -116,12 +116,21 @@ fn ext_m_full<W: Width, const SBITS: u32, const SIGNED: bool>(ctx: &mut Ctx, op:
     Ok(())
 }
 
-/// LEA; `BD`: no index register.
-fn lea<W: Width, const BD: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
-    let ea = if BD {
-        ctx.gpr(op.base).wrapping_add(op.disp) & super::ASIZE_MASK[op.asize as usize & 3]
+/// LEA; `BD`: no index register; `WIDE`: the address size is at least
+/// the operand size, so truncating the sum to the operand size is all the
+/// address-size wrap does (SDM Vol. 2A LEA, Table 3-54).
+fn lea<W: Width, const BD: bool, const WIDE: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+    let sum = if BD {
+        ctx.gpr(op.base).wrapping_add(op.disp)
     } else {
-        ctx.ea(op)
+        ctx.gpr(op.base)
+            .wrapping_add(ctx.gpr(op.index) << (op.scale & 3))
+            .wrapping_add(op.disp)
+    };
+    let ea = if WIDE {
+        sum
+    } else {
+        sum & super::ASIZE_MASK[op.asize as usize & 3]
     };
     ctx.set_reg::<W>(op.r0, ea & W::MASK);
     Ok(())
@@ -481,10 +490,16 @@ pub fn decode(insn: &Instruction, op: &mut Op, ctx: &Ctx) -> Option<Decoded> {
             }
             ext!(8, 16, 32)
         }
-        Mnemonic::Lea if op.index == crate::interp::cpu::ZERO_REG => {
-            by_width_pure!(bits, lea, true)
+        Mnemonic::Lea => {
+            let bd = op.index == crate::interp::cpu::ZERO_REG;
+            let asize_bits = 16u32 << op.asize.min(2);
+            match (bd, asize_bits >= bits) {
+                (true, true) => by_width_pure!(bits, lea, true, true),
+                (true, false) => by_width_pure!(bits, lea, true, false),
+                (false, true) => by_width_pure!(bits, lea, false, true),
+                (false, false) => by_width_pure!(bits, lea, false, false),
+            }
         }
-        Mnemonic::Lea => by_width_pure!(bits, lea, false),
         Mnemonic::Lds | Mnemonic::Les | Mnemonic::Lfs | Mnemonic::Lgs | Mnemonic::Lss => {
             op.imm2 = match insn.mnemonic() {
                 Mnemonic::Les => SegReg::Es,
