@@ -93,6 +93,8 @@ pub struct Stats {
     /// how often execution needed the decoder (block entries themselves
     /// are not counted: that would cost a memory increment per block).
     pub insns_decoded: u64,
+    /// Adjacent ops given one pair handler at block build (`exec::pair`).
+    pub pairs_built: u64,
     pub code_invalidations: u64,
     pub tlb_fills: u64,
     pub tlb_flushes: u64,

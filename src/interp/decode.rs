@@ -333,6 +333,8 @@ pub fn build_block(
     // overwrites all flags (see `alu::dead_flags_form`).
     let mut dead_flags = [None; MAX_BLOCK_OPS];
     let mut kills_flags = [false; MAX_BLOCK_OPS];
+    // Per op: its kind for running it paired with its neighbour.
+    let mut pair_kind = [None; MAX_BLOCK_OPS];
     let la_page = cs.base.wrapping_add(rip) & !0xFFF;
     let mut followed = 0;
     loop {
@@ -423,6 +425,7 @@ pub fn build_block(
             jcc[k] = exec::ctrl::fusable_jcc(&insn, ctx);
             dead_flags[k] = exec::alu::dead_flags_form(&insn);
             kills_flags[k] = exec::alu::overwrites_flags(&insn);
+            pair_kind[k] = exec::pair::kind(&insn, &op, ctx);
             // A Jcc back to this block's start: a loop.
             if let Some(cc) = jcc[k]
                 && op.imm == rip
@@ -504,6 +507,7 @@ pub fn build_block(
         }
     }
     fuse_pairs(cache, first as usize, k, rip, &flags_op, &jcc, &before);
+    ctx.cpu.stats.pairs_built += pair_ops(cache, first as usize, k, &pair_kind);
     // What each op counts when it leaves the block (see `exec::thread`).
     for (i, op) in cache.ops[first as usize..].iter_mut().enumerate() {
         op.before = before[i];
@@ -556,6 +560,32 @@ fn fuse_pairs(
         op.exec = exec::alu::fused_cmp_jcc(code, imm, bits, cc, target == rip);
         op.disp = target;
     }
+}
+
+/// Runs adjacent ops that pair ([`exec::pair`]) with one handler, left to
+/// right: the second op of a pair keeps its own handler (it runs when the
+/// pair's fast path for it declines) and does not start another pair.
+/// Returns the number of pairs.
+fn pair_ops(
+    cache: &mut CodeCache,
+    first: usize,
+    k: usize,
+    kinds: &[Option<u8>; MAX_BLOCK_OPS],
+) -> u64 {
+    let mut pairs = 0;
+    let mut j = 0;
+    while j + 1 < k.min(MAX_BLOCK_OPS) {
+        if let (Some(a), Some(b)) = (kinds[j], kinds[j + 1])
+            && let Some(h) = exec::pair::handler(a, b)
+        {
+            cache.ops[first + j].exec = h;
+            pairs += 1;
+            j += 2;
+        } else {
+            j += 1;
+        }
+    }
+    pairs
 }
 
 fn push_op(cache: &mut CodeCache, op: Op) {

@@ -19,7 +19,7 @@ pub fn cc_of(insn: &Instruction) -> Option<u8> {
     (cc != ConditionCode::None).then(|| cc as u8 - 1)
 }
 
-fn mov_rr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn mov_rr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = ctx.reg::<W>(op.r1);
     ctx.set_reg::<W>(op.r0, v);
     Ok(())
@@ -29,7 +29,7 @@ fn mov_rr<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
 // fast path tail-calls, so the fast path needs no stack frame.
 
 #[inline(always)]
-fn mov_rm<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+pub(super) fn mov_rm<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
     match ctx.load_fast::<W, AF>(op) {
         Some(v) => {
             ctx.set_reg::<W>(op.r0, v);
@@ -38,17 +38,17 @@ fn mov_rm<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
         None => false,
     }
 }
-fn mov_rm_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn mov_rm_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = ctx.load::<W>(op)?;
     ctx.set_reg::<W>(op.r0, v);
     Ok(())
 }
 #[inline(always)]
-fn mov_mr<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+pub(super) fn mov_mr<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
     let v = ctx.reg::<W>(op.r1);
     ctx.store_fast::<W, AF>(op, v)
 }
-fn mov_mr_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn mov_mr_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let v = ctx.reg::<W>(op.r1);
     ctx.store::<W>(op, v)
 }
@@ -85,7 +85,10 @@ fn extend<const SBITS: u32, const SIGNED: bool>(v: u64) -> u64 {
 }
 
 /// MOVZX/MOVSX/MOVSXD: source width `SBITS`, destination W.
-fn ext_r<W: Width, const SBITS: u32, const SIGNED: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn ext_r<W: Width, const SBITS: u32, const SIGNED: bool>(
+    ctx: &mut Ctx,
+    op: &Op,
+) -> Exec {
     let v = extend::<SBITS, SIGNED>(reg_bits::<SBITS>(ctx, op.r1));
     ctx.set_reg::<W>(op.r0, v & W::MASK);
     Ok(())
@@ -119,7 +122,7 @@ fn ext_m_full<W: Width, const SBITS: u32, const SIGNED: bool>(ctx: &mut Ctx, op:
 /// LEA; `BD`: no index register; `WIDE`: the address size is at least
 /// the operand size, so truncating the sum to the operand size is all the
 /// address-size wrap does (SDM Vol. 2A LEA, Table 3-54).
-fn lea<W: Width, const BD: bool, const WIDE: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn lea<W: Width, const BD: bool, const WIDE: bool>(ctx: &mut Ctx, op: &Op) -> Exec {
     let sum = if BD {
         ctx.gpr(op.base).wrapping_add(op.disp)
     } else {

@@ -13,6 +13,7 @@ pub mod far;
 pub mod hypercall;
 pub mod io;
 pub mod muldiv;
+pub mod pair;
 pub mod shift;
 pub mod sse;
 pub mod stack;

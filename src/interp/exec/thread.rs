@@ -235,6 +235,52 @@ unsafe fn threaded_fused<F: FastFn, const LOOP: bool>(ctx: &mut Ctx, p: *const O
     }
 }
 
+/// Wraps two adjacent ops that a block runs as one (see
+/// [`super::pair`]): the fast path `A` of the op at `p` (with its full
+/// handler `SA`) and the fast path `B` of the op after it. Neither stops
+/// the chain when it succeeds, so the pair needs no count (the block's
+/// count covers both) and goes on to the op after the second. When `A`
+/// declines, `SA` runs and the chain goes on to the second op as usual;
+/// when `B` declines, the second op's own handler runs.
+pub const fn pair<A: FastFn, SA: HandlerFn, B: FastFn>(_a: A, _sa: SA, _b: B) -> Handler {
+    let () = FnItem::<A>::CHECK;
+    let () = FnItem::<SA>::CHECK;
+    let () = FnItem::<B>::CHECK;
+    Handler(threaded_pair::<A, SA, B>)
+}
+
+/// The wrapper of a pair (see [`pair`]).
+///
+/// # Safety
+/// As for [`Threaded`], and the op after `p` is not a sentinel and keeps
+/// its own handler (it is not itself the first of a pair).
+unsafe fn threaded_pair<A: FastFn, SA: HandlerFn, B: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+    let a: A = conjure();
+    let b: B = conjure();
+    #[cfg(debug_assertions)]
+    let attention = ctx.cpu.attention;
+    // SAFETY: `p` points at a live op (the caller's contract).
+    if !a(ctx, unsafe { &*p }) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { threaded::<SA>(ctx, p) };
+    }
+    // SAFETY: the op after `p` is a live op, not a sentinel, so the one
+    // after it exists too (the caller's contract).
+    unsafe {
+        let second = p.add(1);
+        if !b(ctx, &*second) {
+            return ((*second).exec.0)(ctx, second);
+        }
+        #[cfg(debug_assertions)]
+        debug_assert_eq!(
+            ctx.cpu.attention, attention,
+            "a paired fast path set attention"
+        );
+        let next = p.add(2);
+        ((*next).exec.0)(ctx, next)
+    }
+}
+
 /// [`fused`] for a pair whose branch goes back to the start of its own
 /// block (a loop): a taken branch re-enters the block directly.
 pub const fn fused_loop<F: FastFn>(_f: F) -> Handler {
