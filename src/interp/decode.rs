@@ -563,8 +563,9 @@ fn fuse_pairs(
 }
 
 /// Runs adjacent ops that pair ([`exec::pair`]) with one handler, left to
-/// right: the second op of a pair keeps its own handler (it runs when the
-/// pair's fast path for it declines) and does not start another pair.
+/// right; the second op of a pair does not start another (the pair runs
+/// it, so its own handler only serves one-at-a-time execution and entries
+/// into the block, which never land on it).
 /// Returns the number of pairs.
 fn pair_ops(
     cache: &mut CodeCache,

@@ -93,13 +93,13 @@ fn lea32_bd(ctx: &mut Ctx, op: &Op) -> bool {
 macro_rules! row {
     ($a:expr, $sa:expr) => {
         [
-            pair($a, $sa, mov_rr32),
-            pair($a, $sa, mov_rr64),
-            pair($a, $sa, movsxd_rr),
-            pair($a, $sa, lea32_bd),
-            pair($a, $sa, mov_rm::<W32, AF_FLAT_BD>),
-            pair($a, $sa, mov_rm::<W32, AF_S4>),
-            pair($a, $sa, mov_mr::<W32, AF_S4>),
+            pair($a, $sa, mov_rr32, mov_rr::<W32>),
+            pair($a, $sa, mov_rr64, mov_rr::<W64>),
+            pair($a, $sa, movsxd_rr, ext_r::<W64, 32, true>),
+            pair($a, $sa, lea32_bd, lea::<W32, true, true>),
+            pair($a, $sa, mov_rm::<W32, AF_FLAT_BD>, mov_rm_full::<W32>),
+            pair($a, $sa, mov_rm::<W32, AF_S4>, mov_rm_full::<W32>),
+            pair($a, $sa, mov_mr::<W32, AF_S4>, mov_mr_full::<W32>),
         ]
     };
 }

@@ -237,24 +237,32 @@ unsafe fn threaded_fused<F: FastFn, const LOOP: bool>(ctx: &mut Ctx, p: *const O
 
 /// Wraps two adjacent ops that a block runs as one (see
 /// [`super::pair`]): the fast path `A` of the op at `p` (with its full
-/// handler `SA`) and the fast path `B` of the op after it. Neither stops
-/// the chain when it succeeds, so the pair needs no count (the block's
-/// count covers both) and goes on to the op after the second. When `A`
-/// declines, `SA` runs and the chain goes on to the second op as usual;
-/// when `B` declines, the second op's own handler runs.
-pub const fn pair<A: FastFn, SA: HandlerFn, B: FastFn>(_a: A, _sa: SA, _b: B) -> Handler {
+/// handler `SA`) and the fast path `B` of the op after it (full handler
+/// `SB`). Neither stops the chain when it succeeds, so the pair needs no
+/// count (the block's count covers both) and goes on to the op after the
+/// second. When `A` declines, `SA` runs and the chain goes on to the
+/// second op as usual; when `B` declines, `SB` runs for the second op.
+pub const fn pair<A: FastFn, SA: HandlerFn, B: FastFn, SB: HandlerFn>(
+    _a: A,
+    _sa: SA,
+    _b: B,
+    _sb: SB,
+) -> Handler {
     let () = FnItem::<A>::CHECK;
     let () = FnItem::<SA>::CHECK;
     let () = FnItem::<B>::CHECK;
-    Handler(threaded_pair::<A, SA, B>)
+    let () = FnItem::<SB>::CHECK;
+    Handler(threaded_pair::<A, SA, B, SB>)
 }
 
 /// The wrapper of a pair (see [`pair`]).
 ///
 /// # Safety
-/// As for [`Threaded`], and the op after `p` is not a sentinel and keeps
-/// its own handler (it is not itself the first of a pair).
-unsafe fn threaded_pair<A: FastFn, SA: HandlerFn, B: FastFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+/// As for [`Threaded`], and the op after `p` is not a sentinel.
+unsafe fn threaded_pair<A: FastFn, SA: HandlerFn, B: FastFn, SB: HandlerFn>(
+    ctx: &mut Ctx,
+    p: *const Op,
+) -> Why {
     let a: A = conjure();
     let b: B = conjure();
     #[cfg(debug_assertions)]
@@ -269,7 +277,7 @@ unsafe fn threaded_pair<A: FastFn, SA: HandlerFn, B: FastFn>(ctx: &mut Ctx, p: *
     unsafe {
         let second = p.add(1);
         if !b(ctx, &*second) {
-            return ((*second).exec.0)(ctx, second);
+            return threaded::<SB>(ctx, second);
         }
         #[cfg(debug_assertions)]
         debug_assert_eq!(
