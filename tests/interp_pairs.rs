@@ -1,7 +1,8 @@
 //! Paired ops (src/interp/exec/pair.rs, `thread::pair`): adjacent
-//! register moves, sign extensions, LEAs and flat loads/stores run by one
-//! handler must leave exactly the state of one-at-a-time execution — for
-//! every combination of kinds, when either op's fast path declines (its
+//! register moves, sign extensions, LEAs, register ADD/SUB and flat
+//! loads/stores run by one handler must leave exactly the state of
+//! one-at-a-time execution — for every combination of kinds, with the
+//! flags of each op live or dead, when either op's fast path declines (its
 //! page not yet in the TLB), and when the second op faults.
 
 mod common;
@@ -9,8 +10,9 @@ mod common;
 use common::*;
 use iced_x86::code_asm::*;
 
-/// The pairing kinds, in `pair.rs` order.
-const KINDS: [&str; 7] = [
+/// One instruction of each pairing kind (`pair.rs`); the ADD/SUB ones
+/// pair with their flags live or dead as their neighbour decides.
+const KINDS: [&str; 12] = [
     "mov r32, r32",
     "mov r64, r64",
     "movsxd r64, r32",
@@ -18,7 +20,24 @@ const KINDS: [&str; 7] = [
     "mov r32, [base+disp]",
     "mov r32, [base+index*4+disp]",
     "mov [base+index*4+disp], r32",
+    "mov [base+disp], r8",
+    "mov [base+disp], imm8",
+    "add r32, r32",
+    "add r64, imm8",
+    "sub r64, imm32",
 ];
+
+/// Does kind `kind` overwrite every status flag (so the flags of the
+/// instruction before it are dead)?
+fn overwrites_flags(kind: usize) -> bool {
+    kind >= 9
+}
+
+/// Does kind `kind` pair with its flags live (`dead` false) or dead?
+/// (SUB pairs only in its flag-less form.)
+fn pairs(kind: usize, dead: bool) -> bool {
+    kind != 11 || dead
+}
 
 /// Emits an instruction of kind `kind` addressing memory through `base`
 /// (RCX = 3 is the index). Each kind reads what an earlier one may have
@@ -31,7 +50,12 @@ fn emit(a: &mut CodeAssembler, kind: usize, base: AsmRegister64) {
         3 => a.lea(r13d, base + 0x7FF0),
         4 => a.mov(r12d, dword_ptr(base + 16)),
         5 => a.mov(r13d, dword_ptr(base + rcx * 4 + 32)),
-        _ => a.mov(dword_ptr(base + rcx * 4 + 64), r12d),
+        6 => a.mov(dword_ptr(base + rcx * 4 + 64), r12d),
+        7 => a.mov(byte_ptr(base + 24), r12b),
+        8 => a.mov(byte_ptr(base + 25), 0x5A),
+        9 => a.add(r12d, r13d),
+        10 => a.add(r13, 0x44),
+        _ => a.sub(r12, 0x1234),
     }
     .unwrap();
 }
@@ -39,8 +63,10 @@ fn emit(a: &mut CodeAssembler, kind: usize, base: AsmRegister64) {
 /// Kind `first` then kind `second`, twice: the first through RBX (page
 /// DATA), the second through RSI (the next page). With `warm`, DATA's page
 /// is read first, so the first pass has the first op's page in the TLB and
-/// not the second's.
-fn program(first: usize, second: usize, warm: bool) -> Vec<u8> {
+/// not the second's. After the pair comes an OR (the second's flags are
+/// dead) or, with `reads_flags`, an ADC (they are live); the flags end in
+/// R14.
+fn program(first: usize, second: usize, warm: bool, reads_flags: bool) -> Vec<u8> {
     asm(64, |a| {
         let mut again = a.create_label();
         a.mov(rbx, DATA).unwrap();
@@ -51,11 +77,20 @@ fn program(first: usize, second: usize, warm: bool) -> Vec<u8> {
         a.mov(edi, 2u32).unwrap();
         if warm {
             a.mov(eax, dword_ptr(rbx)).unwrap();
+            // Keeps the load from pairing with the first op.
+            a.xor(eax, eax).unwrap();
         }
         a.set_label(&mut again).unwrap();
         emit(a, first, rbx);
         emit(a, second, rsi);
-        a.add(r12, 0x111).unwrap();
+        if reads_flags {
+            a.adc(r12, 0x111).unwrap();
+        } else {
+            // Overwrites the flags and is of no pairing kind.
+            a.or(r12, 0x111).unwrap();
+        }
+        a.pushfq().unwrap();
+        a.pop(r14).unwrap();
         a.dec(edi).unwrap();
         a.jne(again).unwrap();
         a.mov(eax, 0u32).unwrap();
@@ -66,7 +101,7 @@ fn program(first: usize, second: usize, warm: bool) -> Vec<u8> {
 /// Registers R12, R13, the dwords the stores may write, instructions
 /// retired, and pairs built, after running `code` `step` instructions per
 /// call.
-fn outcome(code: &[u8], step: u64) -> ([u64; 5], u64) {
+fn outcome(code: &[u8], step: u64) -> ([u64; 8], u64) {
     let mut h = Harness::new("max", Mode::Long64, code);
     for (i, page) in [DATA, DATA + 0x1000].into_iter().enumerate() {
         for off in (0..0x100).step_by(4) {
@@ -87,6 +122,9 @@ fn outcome(code: &[u8], step: u64) -> ([u64; 5], u64) {
             h.reg(13),
             rd(DATA + 76),
             rd(DATA + 0x1000 + 76),
+            rd(DATA + 24),
+            rd(DATA + 0x1000 + 24),
+            h.reg(14) & 0x8D5,
             h.interp.cpu.icount,
         ],
         h.interp.cpu.stats.pairs_built,
@@ -97,15 +135,20 @@ fn outcome(code: &[u8], step: u64) -> ([u64; 5], u64) {
 fn every_pair_of_kinds_leaves_the_state_of_one_at_a_time_execution() {
     for (first, first_name) in KINDS.iter().enumerate() {
         for (second, second_name) in KINDS.iter().enumerate() {
-            for warm in [false, true] {
-                let code = program(first, second, warm);
-                let (chained, pairs) = outcome(&code, 100_000);
-                assert!(pairs >= 1, "{first_name} + {second_name}: not paired");
+            for (warm, reads_flags) in [(false, false), (true, false), (true, true)] {
+                let code = program(first, second, warm, reads_flags);
+                let (chained, built) = outcome(&code, 100_000);
+                let expect = pairs(first, overwrites_flags(second)) && pairs(second, !reads_flags);
+                assert_eq!(
+                    built >= 1,
+                    expect,
+                    "{first_name} + {second_name} (reads flags {reads_flags}): paired?"
+                );
                 for step in [1, 2, 3, 5] {
                     let (stepped, _) = outcome(&code, step);
                     assert_eq!(
                         stepped, chained,
-                        "{first_name} + {second_name} (warm {warm}), step {step}"
+                        "{first_name} + {second_name} (warm {warm}, reads flags {reads_flags}), step {step}"
                     );
                 }
             }

@@ -333,8 +333,9 @@ pub fn build_block(
     // overwrites all flags (see `alu::dead_flags_form`).
     let mut dead_flags = [None; MAX_BLOCK_OPS];
     let mut kills_flags = [false; MAX_BLOCK_OPS];
-    // Per op: its kind for running it paired with its neighbour.
-    let mut pair_kind = [None; MAX_BLOCK_OPS];
+    // Per op: its kinds (flags live, flags dead) for running it paired
+    // with its neighbour.
+    let mut pair_kind = [(None, None); MAX_BLOCK_OPS];
     let la_page = cs.base.wrapping_add(rip) & !0xFFF;
     let mut followed = 0;
     loop {
@@ -501,13 +502,22 @@ pub fn build_block(
     // single step between them runs each op's full `alt` handler).
     // Instructions folded away between them (NOPs, followed jumps) touch
     // no flags.
+    let mut flags_dead = [false; MAX_BLOCK_OPS];
     for j in 0..k.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
         if let (Some(h), true) = (dead_flags[j], kills_flags[j + 1]) {
             cache.ops[first as usize + j].exec = h;
+            flags_dead[j] = true;
         }
     }
     fuse_pairs(cache, first as usize, k, rip, &flags_op, &jcc, &before);
-    ctx.cpu.stats.pairs_built += pair_ops(cache, first as usize, k, &pair_kind);
+    let kinds: [Option<u8>; MAX_BLOCK_OPS] = std::array::from_fn(|j| {
+        if flags_dead[j] {
+            pair_kind[j].1
+        } else {
+            pair_kind[j].0
+        }
+    });
+    ctx.cpu.stats.pairs_built += pair_ops(cache, first as usize, k, &kinds);
     // What each op counts when it leaves the block (see `exec::thread`).
     for (i, op) in cache.ops[first as usize..].iter_mut().enumerate() {
         op.before = before[i];

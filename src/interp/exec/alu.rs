@@ -73,7 +73,7 @@ const fn writes(op: u8) -> bool {
     op != CMP && op != TEST
 }
 
-fn alu_rr<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn alu_rr<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let a = ctx.reg::<W>(op.r0);
     let b = ctx.reg::<W>(op.r1);
     let (r, f) = compute::<W, OP>(&ctx.cpu.lf, a, b);
@@ -149,7 +149,7 @@ fn alu_mr_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     alu_mem_full::<W, OP>(ctx, op, b)
 }
 
-fn alu_ri<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn alu_ri<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let a = ctx.reg::<W>(op.r0);
     let (r, f) = compute::<W, OP>(&ctx.cpu.lf, a, op.imm & W::MASK);
     ctx.cpu.lf = f;
@@ -170,14 +170,14 @@ fn alu_mi_full<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
 /// ALU r, r / r, imm whose flags the next instruction overwrites before
 /// anything can read them: the result only (the block builder picks this
 /// form; see [`dead_flags_form`]).
-fn alu_rr_nf<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn alu_rr_nf<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let a = ctx.reg::<W>(op.r0);
     let b = ctx.reg::<W>(op.r1);
     let (r, _) = compute::<W, OP>(&ctx.cpu.lf, a, b);
     ctx.set_reg::<W>(op.r0, r);
     Ok(())
 }
-fn alu_ri_nf<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn alu_ri_nf<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec {
     let a = ctx.reg::<W>(op.r0);
     let (r, _) = compute::<W, OP>(&ctx.cpu.lf, a, op.imm & W::MASK);
     ctx.set_reg::<W>(op.r0, r);

@@ -57,10 +57,10 @@ fn mov_ri<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     Ok(())
 }
 #[inline(always)]
-fn mov_mi<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+pub(super) fn mov_mi<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
     ctx.store_fast::<W, AF>(op, op.imm)
 }
-fn mov_mi_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn mov_mi_full<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     ctx.store::<W>(op, op.imm)
 }
 
