@@ -44,6 +44,11 @@ struct Case {
     cc: u8,
     a: u64,
     b: u64,
+    /// The first operand is `[rsi]` (RSI = DATA, holding `a`) instead of
+    /// a register; with `warm`, it is read first so that its page is in
+    /// the TLB (else the fused handler's fast path declines).
+    mem: bool,
+    warm: bool,
 }
 
 /// CMP/TEST (`case`), then Jcc — adjacent (fused) or with a NOP between
@@ -52,27 +57,53 @@ fn program(case: Case, adjacent: bool) -> Vec<u8> {
     asm(64, |a| {
         a.mov(rax, case.a).unwrap();
         a.mov(rbx, case.b).unwrap();
+        a.mov(rsi, DATA).unwrap();
+        if case.warm {
+            a.mov(r8, qword_ptr(rsi)).unwrap();
+        }
         a.xor(ecx, ecx).unwrap();
         let b32 = case.b as i32;
-        match (case.test, case.bits, case.imm) {
-            (false, 8, false) => a.cmp(al, bl),
-            (false, 16, false) => a.cmp(ax, bx),
-            (false, 32, false) => a.cmp(eax, ebx),
-            (false, _, false) => a.cmp(rax, rbx),
-            (false, 8, true) => a.cmp(al, b32),
-            (false, 16, true) => a.cmp(ax, b32),
-            (false, 32, true) => a.cmp(eax, b32),
-            (false, _, true) => a.cmp(rax, b32),
-            (true, 8, false) => a.test(al, bl),
-            (true, 16, false) => a.test(ax, bx),
-            (true, 32, false) => a.test(eax, ebx),
-            (true, _, false) => a.test(rax, rbx),
-            (true, 8, true) => a.test(al, b32),
-            (true, 16, true) => a.test(ax, b32),
-            (true, 32, true) => a.test(eax, b32),
-            (true, _, true) => a.test(rax, b32),
-        }
-        .unwrap();
+        let m = || -> AsmMemoryOperand { rsi + 0 };
+        let r = if case.mem {
+            match (case.test, case.bits, case.imm) {
+                (false, 8, false) => a.cmp(byte_ptr(m()), bl),
+                (false, 16, false) => a.cmp(word_ptr(m()), bx),
+                (false, 32, false) => a.cmp(dword_ptr(m()), ebx),
+                (false, _, false) => a.cmp(qword_ptr(m()), rbx),
+                (false, 8, true) => a.cmp(byte_ptr(m()), b32),
+                (false, 16, true) => a.cmp(word_ptr(m()), b32),
+                (false, 32, true) => a.cmp(dword_ptr(m()), b32),
+                (false, _, true) => a.cmp(qword_ptr(m()), b32),
+                (true, 8, false) => a.test(byte_ptr(m()), bl),
+                (true, 16, false) => a.test(word_ptr(m()), bx),
+                (true, 32, false) => a.test(dword_ptr(m()), ebx),
+                (true, _, false) => a.test(qword_ptr(m()), rbx),
+                (true, 8, true) => a.test(byte_ptr(m()), b32),
+                (true, 16, true) => a.test(word_ptr(m()), b32),
+                (true, 32, true) => a.test(dword_ptr(m()), b32),
+                (true, _, true) => a.test(qword_ptr(m()), b32),
+            }
+        } else {
+            match (case.test, case.bits, case.imm) {
+                (false, 8, false) => a.cmp(al, bl),
+                (false, 16, false) => a.cmp(ax, bx),
+                (false, 32, false) => a.cmp(eax, ebx),
+                (false, _, false) => a.cmp(rax, rbx),
+                (false, 8, true) => a.cmp(al, b32),
+                (false, 16, true) => a.cmp(ax, b32),
+                (false, 32, true) => a.cmp(eax, b32),
+                (false, _, true) => a.cmp(rax, b32),
+                (true, 8, false) => a.test(al, bl),
+                (true, 16, false) => a.test(ax, bx),
+                (true, 32, false) => a.test(eax, ebx),
+                (true, _, false) => a.test(rax, rbx),
+                (true, 8, true) => a.test(al, b32),
+                (true, 16, true) => a.test(ax, b32),
+                (true, 32, true) => a.test(eax, b32),
+                (true, _, true) => a.test(rax, b32),
+            }
+        };
+        r.unwrap();
         if !adjacent {
             a.nop().unwrap();
         }
@@ -90,7 +121,13 @@ fn program(case: Case, adjacent: bool) -> Vec<u8> {
 /// (not taken?, status flags, instructions retired) after running
 /// `code`, `step` instructions per `run` call.
 fn outcome(code: &[u8], step: u64) -> (u64, u64, u64) {
+    outcome_with(code, step, 0)
+}
+
+/// [`outcome`] with the qword at DATA set to `data` first.
+fn outcome_with(code: &[u8], step: u64, data: u64) -> (u64, u64, u64) {
     let mut h = Harness::new("max", Mode::Long64, code);
+    h.plat.mem.write_u64(DATA, data).expect("data");
     let mut left = 100u64;
     while h.plat.exit.is_none() && left > 0 {
         h.run(step);
@@ -148,6 +185,8 @@ fn fused_pairs_match_unfused_for_every_condition_size_and_form() {
                                 cc,
                                 a,
                                 b,
+                                mem: false,
+                                warm: false,
                             };
                             let fused = outcome(&program(case, true), 1000);
                             let apart = outcome(&program(case, false), 1000);
@@ -179,9 +218,54 @@ fn budget_split_inside_a_fused_pair_matches_the_fused_run() {
                 cc,
                 a,
                 b,
+                mem: false,
+                warm: false,
             };
             let code = program(case, true);
             assert_eq!(outcome(&code, 1), outcome(&code, 1000), "{case:x?}");
         }
     }
+}
+
+/// CMP/TEST of a flat `[base + disp]` memory operand with a register or
+/// an immediate, fused with the Jcc after it (`alu::fused_cmp_m_jcc`,
+/// `thread::fused_mem`): the same branch, flags and count as the pair
+/// apart, with the operand's page in the TLB (fast path) or not (the
+/// CMP/TEST's full handler, then the Jcc's own op), and at every budget.
+#[test]
+fn fused_memory_pairs_match_unfused_for_every_condition_size_and_form() {
+    let mut checked = 0;
+    for test in [false, true] {
+        for bits in [8u32, 16, 32, 64] {
+            for imm in [false, true] {
+                for cc in 0u8..16 {
+                    for (a, b) in [(1u64, 2u64), (2, 1), (5, 5), (0x80, 0x7F), (u64::MAX, 0)] {
+                        for warm in [false, true] {
+                            let case = Case {
+                                test,
+                                bits,
+                                imm,
+                                cc,
+                                a,
+                                b,
+                                mem: true,
+                                warm,
+                            };
+                            let fused = outcome_with(&program(case, true), 1000, a);
+                            let apart = outcome_with(&program(case, false), 1000, a);
+                            assert_eq!(
+                                (fused.0, fused.1, fused.2 + 1),
+                                apart,
+                                "{case:x?}: (not taken, flags, insns) differ"
+                            );
+                            let stepped = outcome_with(&program(case, true), 1, a);
+                            assert_eq!(stepped, fused, "{case:x?}: one at a time");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 4 * 2 * 16 * 5 * 2);
 }

@@ -422,7 +422,12 @@ pub fn build_block(
         op.exec = dec.exec;
         op.alt = dec.exec;
         if k < MAX_BLOCK_OPS && !over_limit {
-            flags_op[k] = exec::alu::fusable_flags_op(&insn);
+            flags_op[k] = exec::alu::fusable_flags_op(&insn)
+                .map(|(code, imm, bits)| (code, imm, bits, false))
+                .or_else(|| {
+                    exec::alu::fusable_mem_flags_op(&insn, &op, ctx)
+                        .map(|(code, imm, bits)| (code, imm, bits, true))
+                });
             jcc[k] = exec::ctrl::fusable_jcc(&insn, ctx);
             dead_flags[k] = exec::alu::dead_flags_form(&insn);
             kills_flags[k] = exec::alu::overwrites_flags(&insn);
@@ -544,8 +549,9 @@ pub fn build_block(
 /// duplication of code reached by several jumps).
 const MAX_FOLLOWED_JMPS: u32 = 4;
 
-/// Fuses each CMP/TEST immediately followed by a Jcc into one op (the
-/// Jcc's op stays, skipped by the fused one; see `exec::thread::fused`).
+/// Fuses each CMP/TEST (of registers, or of a flat `[base + disp]`
+/// operand) immediately followed by a Jcc into one op (the Jcc's op stays,
+/// skipped by the fused one; see `exec::thread::fused`, `fused_mem`).
 /// A pair with a folded-away instruction between them is not fused (the
 /// fused op retires exactly two).
 fn fuse_pairs(
@@ -553,12 +559,12 @@ fn fuse_pairs(
     first: usize,
     k: usize,
     rip: u64,
-    flags_op: &[Option<(u8, bool, u32)>; MAX_BLOCK_OPS],
+    flags_op: &[Option<(u8, bool, u32, bool)>; MAX_BLOCK_OPS],
     jcc: &[Option<u8>; MAX_BLOCK_OPS],
     before: &[u8; MAX_BLOCK_OPS],
 ) {
     for j in 0..k.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
-        let (Some((code, imm, bits)), Some(cc)) = (flags_op[j], jcc[j + 1]) else {
+        let (Some((code, imm, bits, mem)), Some(cc)) = (flags_op[j], jcc[j + 1]) else {
             continue;
         };
         if before[j + 1] != before[j] + 1 {
@@ -566,9 +572,15 @@ fn fuse_pairs(
         }
         let target = cache.ops[first + j + 1].imm;
         let op = &mut cache.ops[first + j];
-        // A branch back to the block's start (`rip`) is a loop.
-        op.exec = exec::alu::fused_cmp_jcc(code, imm, bits, cc, target == rip);
-        op.disp = target;
+        if mem {
+            // The operand's displacement stays; the target is read from
+            // the Jcc's op.
+            op.exec = exec::alu::fused_cmp_m_jcc(code, imm, bits, cc);
+        } else {
+            // A branch back to the block's start (`rip`) is a loop.
+            op.exec = exec::alu::fused_cmp_jcc(code, imm, bits, cc, target == rip);
+            op.disp = target;
+        }
     }
 }
 

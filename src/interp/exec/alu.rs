@@ -1,14 +1,14 @@
 //! Two-operand arithmetic and logic (ADD, OR, ADC, SBB, AND, SUB, XOR, CMP,
 //! TEST) and the one-operand INC, DEC, NEG, NOT (SDM Vol. 2A/2B).
 
-use crate::interp::exec::{Handler, W8, W16, W32, W64, fused, fused_loop, handler};
+use crate::interp::exec::{Handler, W8, W16, W32, W64, fused, fused_loop, fused_mem, handler};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Op, Width, operand_bits};
 use crate::by_width;
 use crate::interp::decode::{Decoded, addr_form, imm, is_imm};
 use crate::interp::flags::LazyFlags;
-use crate::interp::mem::{load_le, store_le};
+use crate::interp::mem::{AF_FLAT_BD, load_le, store_le};
 
 pub const ADD: u8 = 0;
 pub const OR: u8 = 1;
@@ -249,6 +249,30 @@ fn cmp_jcc<W: Width, const OP: u8, const IMM: bool, const CC: u8>(ctx: &mut Ctx,
     } else {
         ctx.reg::<W>(op.r1)
     };
+    flags_and_cond::<W, OP, CC>(ctx, a, b)
+}
+
+/// [`cmp_jcc`] for CMP/TEST with a flat `[base + disp]` memory operand
+/// (first) and a register or an immediate: `None` (nothing done) when the
+/// operand is not in the TLB.
+#[inline(always)]
+fn cmp_m_jcc<W: Width, const OP: u8, const IMM: bool, const CC: u8>(
+    ctx: &mut Ctx,
+    op: &Op,
+) -> Option<bool> {
+    let a = ctx.load_fast::<W, AF_FLAT_BD>(op)?;
+    let b = if IMM {
+        op.imm & W::MASK
+    } else {
+        ctx.reg::<W>(op.r1)
+    };
+    Some(flags_and_cond::<W, OP, CC>(ctx, a, b))
+}
+
+/// Sets the flags of CMP/TEST (`OP`) of `a` with `b` and evaluates
+/// condition `CC` on them.
+#[inline(always)]
+fn flags_and_cond<W: Width, const OP: u8, const CC: u8>(ctx: &mut Ctx, a: u64, b: u64) -> bool {
     let top = 1u64 << (W::BITS - 1);
     let taken = if OP == CMP {
         let r = a.wrapping_sub(b) & W::MASK;
@@ -285,6 +309,70 @@ fn cmp_jcc<W: Width, const OP: u8, const IMM: bool, const CC: u8>(ctx: &mut Ctx,
 /// following Jcc: (operation, immediate form?, operand bits).
 pub fn fusable_flags_op(insn: &Instruction) -> Option<(u8, bool, u32)> {
     reg_flags_writer(insn).filter(|&(code, ..)| code == CMP || code == TEST)
+}
+
+/// If `insn` is a CMP/TEST of a flat `[base + disp]` memory operand with
+/// a register or an immediate that [`fused_cmp_m_jcc`] can fuse with a
+/// following Jcc: (operation, immediate form?, operand bits).
+pub fn fusable_mem_flags_op(insn: &Instruction, op: &Op, ctx: &Ctx) -> Option<(u8, bool, u32)> {
+    let code = match insn.mnemonic() {
+        Mnemonic::Cmp => CMP,
+        Mnemonic::Test => TEST,
+        _ => return None,
+    };
+    if insn.op0_kind() != OpKind::Memory || addr_form(op, ctx) != AF_FLAT_BD {
+        return None;
+    }
+    let imm = match insn.op1_kind() {
+        OpKind::Register => false,
+        k if is_imm(k) => true,
+        _ => return None,
+    };
+    Some((code, imm, operand_bits(insn, 0)))
+}
+
+/// The fused CMP/TEST [mem] + Jcc handler (see [`cmp_m_jcc`]); when the
+/// operand is not in the TLB, the CMP/TEST's own full handler runs and
+/// the Jcc after it as usual.
+pub fn fused_cmp_m_jcc(code: u8, imm: bool, bits: u32, cc: u8) -> Handler {
+    macro_rules! by_cc {
+        ($w:ty, $op:expr, $imm:expr, $full:ident) => {
+            match cc & 15 {
+                0 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 0>, $full::<$w, $op>),
+                1 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 1>, $full::<$w, $op>),
+                2 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 2>, $full::<$w, $op>),
+                3 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 3>, $full::<$w, $op>),
+                4 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 4>, $full::<$w, $op>),
+                5 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 5>, $full::<$w, $op>),
+                6 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 6>, $full::<$w, $op>),
+                7 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 7>, $full::<$w, $op>),
+                8 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 8>, $full::<$w, $op>),
+                9 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 9>, $full::<$w, $op>),
+                10 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 10>, $full::<$w, $op>),
+                11 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 11>, $full::<$w, $op>),
+                12 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 12>, $full::<$w, $op>),
+                13 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 13>, $full::<$w, $op>),
+                14 => fused_mem(cmp_m_jcc::<$w, $op, $imm, 14>, $full::<$w, $op>),
+                _ => fused_mem(cmp_m_jcc::<$w, $op, $imm, 15>, $full::<$w, $op>),
+            }
+        };
+    }
+    macro_rules! by_op {
+        ($w:ty) => {
+            match (code == CMP, imm) {
+                (true, true) => by_cc!($w, CMP, true, alu_mi_full),
+                (true, false) => by_cc!($w, CMP, false, alu_mr_full),
+                (false, true) => by_cc!($w, TEST, true, alu_mi_full),
+                (false, false) => by_cc!($w, TEST, false, alu_mr_full),
+            }
+        };
+    }
+    match bits {
+        8 => by_op!(W8),
+        16 => by_op!(W16),
+        32 => by_op!(W32),
+        _ => by_op!(W64),
+    }
 }
 
 /// The fused CMP/TEST + Jcc handler (see [`cmp_jcc`]).

@@ -22,7 +22,9 @@ pub mod system;
 pub mod thread;
 pub mod x87;
 
-pub use thread::{Handler, fast, fast_jump, fused, fused_loop, handler, pure, pure_loop};
+pub use thread::{
+    Handler, fast, fast_jump, fused, fused_loop, fused_mem, handler, pure, pure_loop,
+};
 
 use super::cpu::Cpu;
 use super::platform::Platform;

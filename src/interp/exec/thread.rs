@@ -289,6 +289,48 @@ unsafe fn threaded_pair<A: FastFn, SA: HandlerFn, B: FastFn, SB: HandlerFn>(
     }
 }
 
+/// The fast path of a fused pair whose first instruction reads memory:
+/// `Some(taken)` when it did the whole pair, `None` (nothing changed) when
+/// the operand is not in the TLB.
+pub trait MemFusedFn: Fn(&mut Ctx, &Op) -> Option<bool> + Copy {}
+impl<F: Fn(&mut Ctx, &Op) -> Option<bool> + Copy> MemFusedFn for F {}
+
+/// [`fused`] for a CMP/TEST with a memory operand (`F`) and the Jcc after
+/// it, whose target is the Jcc op's `imm` (the first op's `disp` is the
+/// operand's). When `F` declines, the CMP/TEST's full handler `S` runs and
+/// the chain goes on to the Jcc's own op.
+pub const fn fused_mem<F: MemFusedFn, S: HandlerFn>(_f: F, _s: S) -> Handler {
+    let () = FnItem::<F>::CHECK;
+    let () = FnItem::<S>::CHECK;
+    Handler(threaded_fused_mem::<F, S>)
+}
+
+/// The wrapper of a fused pair with a memory operand (see [`fused_mem`]).
+///
+/// # Safety
+/// As for [`Threaded`], and the op after `p` is the pair's Jcc.
+unsafe fn threaded_fused_mem<F: MemFusedFn, S: HandlerFn>(ctx: &mut Ctx, p: *const Op) -> Why {
+    let f: F = conjure();
+    // SAFETY: `p` points at a live op (the caller's contract).
+    let op = unsafe { &*p };
+    match f(ctx, op) {
+        Some(true) => {
+            // SAFETY: the Jcc op follows (the caller's contract).
+            ctx.cpu.rip = unsafe { (*p.add(1)).imm };
+            leave_block(ctx, op, 2);
+            link(ctx)
+        }
+        // SAFETY: the Jcc at `p + 1` is not a sentinel, so `p + 2` is an
+        // op of the same slice (the caller's contract).
+        Some(false) => unsafe {
+            let next = p.add(2);
+            ((*next).exec.0)(ctx, next)
+        },
+        // SAFETY: the caller's contract, passed on.
+        None => unsafe { threaded::<S>(ctx, p) },
+    }
+}
+
 /// [`fused`] for a pair whose branch goes back to the start of its own
 /// block (a loop): a taken branch re-enters the block directly.
 pub const fn fused_loop<F: FastFn>(_f: F) -> Handler {
