@@ -12,7 +12,7 @@ use iced_x86::code_asm::*;
 
 /// One instruction of each pairing kind (`pair.rs`); the ADD/SUB ones
 /// pair with their flags live or dead as their neighbour decides.
-const KINDS: [&str; 12] = [
+const KINDS: [&str; 14] = [
     "mov r32, r32",
     "mov r64, r64",
     "movsxd r64, r32",
@@ -25,6 +25,8 @@ const KINDS: [&str; 12] = [
     "add r32, r32",
     "add r64, imm8",
     "sub r64, imm32",
+    "add r32, imm8",
+    "sub r32, imm32",
 ];
 
 /// Does kind `kind` overwrite every status flag (so the flags of the
@@ -55,7 +57,9 @@ fn emit(a: &mut CodeAssembler, kind: usize, base: AsmRegister64) {
         8 => a.mov(byte_ptr(base + 25), 0x5A),
         9 => a.add(r12d, r13d),
         10 => a.add(r13, 0x44),
-        _ => a.sub(r12, 0x1234),
+        11 => a.sub(r12, 0x1234),
+        12 => a.add(r13d, -3),
+        _ => a.sub(r12d, 0x7654_3210),
     }
     .unwrap();
 }

@@ -44,7 +44,11 @@ const ADD_RR32_NF: u8 = 10;
 const ADD_RI64: u8 = 11;
 const ADD_RI64_NF: u8 = 12;
 const SUB_RI64_NF: u8 = 13;
-const KINDS: usize = 14;
+const ADD_RI32: u8 = 14;
+const ADD_RI32_NF: u8 = 15;
+const SUB_RI32: u8 = 16;
+const SUB_RI32_NF: u8 = 17;
+const KINDS: usize = 18;
 
 /// The pairing kinds of a decoded instruction (with the op the family
 /// decoder filled for it): with its flags live, and with its flags dead
@@ -55,6 +59,7 @@ pub fn kind(insn: &Instruction, op: &Op, ctx: &Ctx) -> (Option<u8>, Option<u8>) 
     let reg = OpKind::Register;
     let mem = OpKind::Memory;
     let imm = matches!(k1, OpKind::Immediate8to64 | OpKind::Immediate32to64);
+    let imm32 = matches!(k1, OpKind::Immediate8to32 | OpKind::Immediate32);
     let same = |k| (Some(k), Some(k));
     match insn.mnemonic() {
         Mnemonic::Mov if k0 == reg && k1 == reg && r0.is_gpr32() && r1.is_gpr32() => same(MOV_RR32),
@@ -89,6 +94,8 @@ pub fn kind(insn: &Instruction, op: &Op, ctx: &Ctx) -> (Option<u8>, Option<u8>) 
         }
         Mnemonic::Add if k0 == reg && imm && r0.is_gpr64() => (Some(ADD_RI64), Some(ADD_RI64_NF)),
         Mnemonic::Sub if k0 == reg && imm && r0.is_gpr64() => (None, Some(SUB_RI64_NF)),
+        Mnemonic::Add if k0 == reg && imm32 && r0.is_gpr32() => (Some(ADD_RI32), Some(ADD_RI32_NF)),
+        Mnemonic::Sub if k0 == reg && imm32 && r0.is_gpr32() => (Some(SUB_RI32), Some(SUB_RI32_NF)),
         _ => (None, None),
     }
 }
@@ -138,6 +145,22 @@ fn add_ri64_nf(ctx: &mut Ctx, op: &Op) -> bool {
 fn sub_ri64_nf(ctx: &mut Ctx, op: &Op) -> bool {
     alu_ri_nf::<W64, SUB>(ctx, op).is_ok()
 }
+#[inline(always)]
+fn add_ri32(ctx: &mut Ctx, op: &Op) -> bool {
+    alu_ri::<W32, ADD>(ctx, op).is_ok()
+}
+#[inline(always)]
+fn add_ri32_nf(ctx: &mut Ctx, op: &Op) -> bool {
+    alu_ri_nf::<W32, ADD>(ctx, op).is_ok()
+}
+#[inline(always)]
+fn sub_ri32(ctx: &mut Ctx, op: &Op) -> bool {
+    alu_ri::<W32, SUB>(ctx, op).is_ok()
+}
+#[inline(always)]
+fn sub_ri32_nf(ctx: &mut Ctx, op: &Op) -> bool {
+    alu_ri_nf::<W32, SUB>(ctx, op).is_ok()
+}
 
 /// The fast path and full handler of each kind, in kind order, handed to
 /// macro `$m` with the extra arguments `$x`.
@@ -158,6 +181,10 @@ macro_rules! each_kind {
             $m!($($x,)* add_ri64, alu_ri::<W64, ADD>),
             $m!($($x,)* add_ri64_nf, alu_ri_nf::<W64, ADD>),
             $m!($($x,)* sub_ri64_nf, alu_ri_nf::<W64, SUB>),
+            $m!($($x,)* add_ri32, alu_ri::<W32, ADD>),
+            $m!($($x,)* add_ri32_nf, alu_ri_nf::<W32, ADD>),
+            $m!($($x,)* sub_ri32, alu_ri::<W32, SUB>),
+            $m!($($x,)* sub_ri32_nf, alu_ri_nf::<W32, SUB>),
         ]
     };
 }
