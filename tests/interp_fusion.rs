@@ -269,3 +269,111 @@ fn fused_memory_pairs_match_unfused_for_every_condition_size_and_form() {
     }
     assert_eq!(checked, 2 * 4 * 2 * 16 * 5 * 2);
 }
+
+/// A bounds check fused with the switch-table jump after it
+/// (`alu::fused_cmp_jcc_switch`, `thread::fused_switch`): `cmp idx, N;
+/// ja/jae default; jmp [table + idx * 8]`, for indexes in and out of
+/// range, 32- and 64-bit compares with a register or an immediate, the
+/// table's page cold (first pass) and warm, and at every budget — the
+/// same path, registers and count as with a NOP between the Jcc and the
+/// jump (never fused).
+#[test]
+fn fused_switch_dispatch_matches_unfused() {
+    let program = |bits: u32, imm: bool, jae: bool, apart: bool| {
+        asm(64, |a| {
+            let mut top = a.create_label();
+            let mut default = a.create_label();
+            let mut next = a.create_label();
+            let mut cases = [a.create_label(), a.create_label(), a.create_label()];
+            a.mov(esi, 0u32).unwrap(); // the index: 0, 1, ... 5
+            a.mov(r8d, 2u32).unwrap(); // the bounds for register compares
+            a.mov(r9d, 3u32).unwrap();
+            a.xor(r10d, r10d).unwrap(); // a trace of the cases taken
+            // The table at DATA, then a TLB flush: the first jump through
+            // it misses the TLB.
+            a.mov(rbx, DATA).unwrap();
+            for (i, l) in cases.iter().enumerate() {
+                a.lea(rax, ptr(*l)).unwrap();
+                a.mov(qword_ptr(rbx + 8 * i as i32), rax).unwrap();
+            }
+            a.mov(rax, cr3).unwrap();
+            a.mov(cr3, rax).unwrap();
+            a.set_label(&mut top).unwrap();
+            a.mov(eax, esi).unwrap();
+            // In range: 0..=2; JA compares with 2, JAE with 3.
+            match (bits, imm, jae) {
+                (32, true, false) => a.cmp(eax, 2),
+                (32, true, true) => a.cmp(eax, 3),
+                (32, false, _) => a.cmp(eax, if jae { r9d } else { r8d }),
+                (_, true, false) => a.cmp(rax, 2),
+                (_, true, true) => a.cmp(rax, 3),
+                (_, false, _) => a.cmp(rax, if jae { r9 } else { r8 }),
+            }
+            .unwrap();
+            if jae {
+                a.jae(default).unwrap();
+            } else {
+                a.ja(default).unwrap();
+            }
+            if apart {
+                a.nop().unwrap();
+            }
+            a.jmp(qword_ptr(rbx + rax * 8)).unwrap();
+            for (i, l) in cases.iter_mut().enumerate() {
+                a.set_label(l).unwrap();
+                a.imul_3(r10, r10, 3).unwrap();
+                a.add(r10, i as i32 + 1).unwrap();
+                a.jmp(next).unwrap();
+            }
+            a.set_label(&mut default).unwrap();
+            a.imul_3(r10, r10, 3).unwrap();
+            a.add(r10, 7).unwrap();
+            a.set_label(&mut next).unwrap();
+            a.rdtsc().unwrap();
+            a.add(r11, rax).unwrap();
+            a.inc(esi).unwrap();
+            a.cmp(esi, 6).unwrap();
+            a.jb(top).unwrap();
+            a.mov(eax, 0u32).unwrap();
+            a.out(0xF4, eax).unwrap();
+        })
+    };
+    let run = |code: &[u8], step: u64| {
+        let mut h = Harness::new("max", Mode::Long64, code);
+        let mut calls = 0;
+        while h.plat.exit.is_none() && calls < 1000 {
+            h.run(step);
+            calls += 1;
+        }
+        assert_eq!(h.plat.exit, Some(0), "program did not finish (step {step})");
+        (h.reg(10), h.reg(11), h.interp.cpu.icount)
+    };
+    for bits in [32u32, 64] {
+        for imm in [false, true] {
+            for jae in [false, true] {
+                let fused = run(&program(bits, imm, jae, false), 100_000);
+                let apart = run(&program(bits, imm, jae, true), 100_000);
+                let what = format!("bits {bits}, imm {imm}, jae {jae}");
+                // Cases 0, 1, 2, then three defaults.
+                assert_eq!(
+                    fused.0,
+                    ((((3 + 2) * 3 + 3) * 3 + 7) * 3 + 7) * 3 + 7,
+                    "{what}: cases"
+                );
+                // The NOP runs in the three in-range passes.
+                assert_eq!(
+                    (fused.0, fused.2 + 3),
+                    (apart.0, apart.2),
+                    "{what}: fused vs apart"
+                );
+                for step in [1, 2, 3, 4, 5, 7] {
+                    assert_eq!(
+                        run(&program(bits, imm, jae, false), step),
+                        fused,
+                        "{what}: step {step}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -320,22 +320,11 @@ pub fn build_block(
     // (NOPs, followed jumps) get no op unless they start the block.
     let mut n = 0usize;
     let mut k = 0usize;
-    // Per op: the instructions before it in the block.
-    let mut before = [0u8; MAX_BLOCK_OPS];
+    // Per op: what the passes after decoding need to know.
+    let mut facts = [OpFacts::default(); MAX_BLOCK_OPS];
     // Where execution goes on after the last instruction decoded.
     let mut end_rip = rip;
     let mut insn = Instruction::default();
-    // Per op: a CMP/TEST that can fuse with a following Jcc, and the
-    // condition of a fusable Jcc.
-    let mut flags_op = [None; MAX_BLOCK_OPS];
-    let mut jcc = [None; MAX_BLOCK_OPS];
-    // Per op: the handler to use if its flags are dead, and whether it
-    // overwrites all flags (see `alu::dead_flags_form`).
-    let mut dead_flags = [None; MAX_BLOCK_OPS];
-    let mut kills_flags = [false; MAX_BLOCK_OPS];
-    // Per op: its kinds (flags live, flags dead) for running it paired
-    // with its neighbour.
-    let mut pair_kind = [(None, None); MAX_BLOCK_OPS];
     let la_page = cs.base.wrapping_add(rip) & !0xFFF;
     let mut followed = 0;
     loop {
@@ -422,18 +411,22 @@ pub fn build_block(
         op.exec = dec.exec;
         op.alt = dec.exec;
         if k < MAX_BLOCK_OPS && !over_limit {
-            flags_op[k] = exec::alu::fusable_flags_op(&insn)
-                .map(|(code, imm, bits)| (code, imm, bits, false))
-                .or_else(|| {
-                    exec::alu::fusable_mem_flags_op(&insn, &op, ctx)
-                        .map(|(code, imm, bits)| (code, imm, bits, true))
-                });
-            jcc[k] = exec::ctrl::fusable_jcc(&insn, ctx);
-            dead_flags[k] = exec::alu::dead_flags_form(&insn);
-            kills_flags[k] = exec::alu::overwrites_flags(&insn);
-            pair_kind[k] = exec::pair::kind(&insn, &op, ctx);
+            facts[k] = OpFacts {
+                before: 0,
+                flags_op: exec::alu::fusable_flags_op(&insn)
+                    .map(|(code, imm, bits)| (code, imm, bits, false))
+                    .or_else(|| {
+                        exec::alu::fusable_mem_flags_op(&insn, &op, ctx)
+                            .map(|(code, imm, bits)| (code, imm, bits, true))
+                    }),
+                jcc: exec::ctrl::fusable_jcc(&insn, ctx),
+                dead_flags: exec::alu::dead_flags_form(&insn),
+                kills_flags: exec::alu::overwrites_flags(&insn),
+                pair_kind: exec::pair::kind(&insn, &op, ctx),
+                switch_jump: exec::ctrl::is_switch_jump(&insn, &op, ctx),
+            };
             // A Jcc back to this block's start: a loop.
-            if let Some(cc) = jcc[k]
+            if let Some(cc) = facts[k].jcc
                 && op.imm == rip
             {
                 op.exec = exec::ctrl::JCC_LOOP[usize::from(cc & 15)];
@@ -461,7 +454,7 @@ pub fn build_block(
         let retire_only = dec.retire_only || follow.is_some();
         if k == 0 || over_limit || !retire_only {
             if k < MAX_BLOCK_OPS {
-                before[k] = n as u8;
+                facts[k].before = n as u8;
             }
             push_op(cache, op);
             k += 1;
@@ -509,24 +502,24 @@ pub fn build_block(
     // no flags.
     let mut flags_dead = [false; MAX_BLOCK_OPS];
     for j in 0..k.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
-        if let (Some(h), true) = (dead_flags[j], kills_flags[j + 1]) {
+        if let (Some(h), true) = (facts[j].dead_flags, facts[j + 1].kills_flags) {
             cache.ops[first as usize + j].exec = h;
             flags_dead[j] = true;
         }
     }
-    fuse_pairs(cache, first as usize, k, rip, &flags_op, &jcc, &before);
+    fuse_pairs(cache, first as usize, k, rip, &facts);
     let kinds: [Option<u8>; MAX_BLOCK_OPS] = std::array::from_fn(|j| {
         if flags_dead[j] {
-            pair_kind[j].1
+            facts[j].pair_kind.1
         } else {
-            pair_kind[j].0
+            facts[j].pair_kind.0
         }
     });
     ctx.cpu.stats.pairs_built += pair_ops(cache, first as usize, k, &kinds);
     // What each op counts when it leaves the block (see `exec::thread`).
     for (i, op) in cache.ops[first as usize..].iter_mut().enumerate() {
-        op.before = before[i];
-        op.left = (n - usize::from(before[i])) as u8;
+        op.before = facts[i].before;
+        op.left = (n - usize::from(facts[i].before)) as u8;
         op.idx = i as u8;
     }
     // The sentinel ends the block's threaded chain (see `exec::thread`).
@@ -545,13 +538,37 @@ pub fn build_block(
     }))
 }
 
+/// What block build learns about each op's instruction while decoding,
+/// for the passes after it (dead flags, fusion, pairing).
+#[derive(Clone, Copy, Default)]
+struct OpFacts {
+    /// Instructions before the op in the block (see `Op::before`).
+    before: u8,
+    /// A CMP/TEST that can fuse with a following Jcc: (operation,
+    /// immediate form?, bits, memory operand?).
+    flags_op: Option<(u8, bool, u32, bool)>,
+    /// The condition of a fusable Jcc.
+    jcc: Option<u8>,
+    /// The handler to use if its flags are dead, and whether it overwrites
+    /// all flags (see `alu::dead_flags_form`).
+    dead_flags: Option<Handler>,
+    kills_flags: bool,
+    /// Its kinds (flags live, flags dead) for running it paired with its
+    /// neighbour (`exec::pair`).
+    pair_kind: (Option<u8>, Option<u8>),
+    /// A switch-table jump (see `alu::fused_cmp_jcc_switch`).
+    switch_jump: bool,
+}
+
 /// How many unconditional jumps one block may follow (bounds the
 /// duplication of code reached by several jumps).
 const MAX_FOLLOWED_JMPS: u32 = 4;
 
 /// Fuses each CMP/TEST (of registers, or of a flat `[base + disp]`
 /// operand) immediately followed by a Jcc into one op (the Jcc's op stays,
-/// skipped by the fused one; see `exec::thread::fused`, `fused_mem`).
+/// skipped by the fused one; see `exec::thread::fused`, `fused_mem`); a
+/// register CMP + JA/JAE right before a switch-table jump fuses with the
+/// jump too (`fused_switch`).
 /// A pair with a folded-away instruction between them is not fused (the
 /// fused op retires exactly two).
 fn fuse_pairs(
@@ -559,15 +576,13 @@ fn fuse_pairs(
     first: usize,
     k: usize,
     rip: u64,
-    flags_op: &[Option<(u8, bool, u32, bool)>; MAX_BLOCK_OPS],
-    jcc: &[Option<u8>; MAX_BLOCK_OPS],
-    before: &[u8; MAX_BLOCK_OPS],
+    facts: &[OpFacts; MAX_BLOCK_OPS],
 ) {
     for j in 0..k.saturating_sub(1).min(MAX_BLOCK_OPS - 1) {
-        let (Some((code, imm, bits, mem)), Some(cc)) = (flags_op[j], jcc[j + 1]) else {
+        let (Some((code, imm, bits, mem)), Some(cc)) = (facts[j].flags_op, facts[j + 1].jcc) else {
             continue;
         };
-        if before[j + 1] != before[j] + 1 {
+        if facts[j + 1].before != facts[j].before + 1 {
             continue;
         }
         let target = cache.ops[first + j + 1].imm;
@@ -580,6 +595,15 @@ fn fuse_pairs(
             // A branch back to the block's start (`rip`) is a loop.
             op.exec = exec::alu::fused_cmp_jcc(code, imm, bits, cc, target == rip);
             op.disp = target;
+            // A bounds check right before a switch-table jump.
+            if j + 2 < k.min(MAX_BLOCK_OPS)
+                && facts[j + 2].switch_jump
+                && facts[j + 2].before == facts[j + 1].before + 1
+                && target != rip
+                && let Some(h) = exec::alu::fused_cmp_jcc_switch(code, imm, bits, cc)
+            {
+                op.exec = h;
+            }
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Two-operand arithmetic and logic (ADD, OR, ADC, SBB, AND, SUB, XOR, CMP,
 //! TEST) and the one-operand INC, DEC, NEG, NOT (SDM Vol. 2A/2B).
 
-use crate::interp::exec::{Handler, W8, W16, W32, W64, fused, fused_loop, fused_mem, handler};
+use crate::interp::exec::{
+    Handler, W8, W16, W32, W64, fused, fused_loop, fused_mem, fused_switch, handler,
+};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{Ctx, Exec, Op, Width, operand_bits};
@@ -373,6 +375,37 @@ pub fn fused_cmp_m_jcc(code: u8, imm: bool, bits: u32, cc: u8) -> Handler {
         32 => by_op!(W32),
         _ => by_op!(W64),
     }
+}
+
+/// The fused bounds check and switch jump (`thread::fused_switch`) for a
+/// register CMP with condition `cc`, if there is one: `cmp idx, N` with
+/// JA or JAE (unsigned: the index is out of range), 32 or 64 bits.
+pub fn fused_cmp_jcc_switch(code: u8, imm: bool, bits: u32, cc: u8) -> Option<Handler> {
+    use super::ctrl::{jmp_m, jmp_m_fast};
+    const S8: u8 = crate::interp::mem::AF_FLAT_S1 + 3;
+    macro_rules! sw {
+        ($w:ty, $imm:expr, $cc:expr) => {
+            fused_switch(
+                cmp_jcc::<$w, CMP, $imm, $cc>,
+                jmp_m_fast::<W64, S8>,
+                jmp_m::<W64>,
+            )
+        };
+    }
+    if code != CMP {
+        return None;
+    }
+    Some(match (bits, imm, cc & 15) {
+        (32, true, 7) => sw!(W32, true, 7),
+        (32, true, 3) => sw!(W32, true, 3),
+        (32, false, 7) => sw!(W32, false, 7),
+        (32, false, 3) => sw!(W32, false, 3),
+        (64, true, 7) => sw!(W64, true, 7),
+        (64, true, 3) => sw!(W64, true, 3),
+        (64, false, 7) => sw!(W64, false, 7),
+        (64, false, 3) => sw!(W64, false, 3),
+        _ => return None,
+    })
 }
 
 /// The fused CMP/TEST + Jcc handler (see [`cmp_jcc`]).

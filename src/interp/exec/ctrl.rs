@@ -149,10 +149,22 @@ fn jmp_r<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let t = ctx.reg::<W>(op.r0);
     ctx.jump_near(t)
 }
+/// Is `insn` (decoded into `op`) a switch-table jump, `jmp [table + index
+/// * 8]` in 64-bit code (the `jmp_m_fast::<W64, 6>` form), which the block
+/// builder may fuse with the bounds check before it
+/// (`alu::fused_cmp_jcc_switch`)?
+pub fn is_switch_jump(insn: &Instruction, op: &Op, ctx: &Ctx) -> bool {
+    insn.mnemonic() == Mnemonic::Jmp
+        && insn.op0_kind() == OpKind::Memory
+        && !is_far(insn)
+        && operand_bits(insn, 0) == 64
+        && crate::interp::decode::addr_form(op, ctx) == crate::interp::mem::AF_FLAT_S1 + 3
+}
+
 /// JMP r/m fast path: the target read from RAM through the TLB, and a
 /// target that passes the near-branch check.
 #[inline(always)]
-fn jmp_m_fast<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
+pub(super) fn jmp_m_fast<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
     // The flat forms only run in 64-bit mode: the target check is the
     // canonical one.
     let flat = AF != crate::interp::mem::AF_SEG;
@@ -164,7 +176,7 @@ fn jmp_m_fast<W: Width, const AF: u8>(ctx: &mut Ctx, op: &Op) -> bool {
         _ => false,
     }
 }
-fn jmp_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
+pub(super) fn jmp_m<W: Width>(ctx: &mut Ctx, op: &Op) -> Exec {
     let t = ctx.load::<W>(op)?;
     ctx.jump_near(t)
 }

@@ -23,7 +23,7 @@ pub mod thread;
 pub mod x87;
 
 pub use thread::{
-    Handler, fast, fast_jump, fused, fused_loop, fused_mem, handler, pure, pure_loop,
+    Handler, fast, fast_jump, fused, fused_loop, fused_mem, fused_switch, handler, pure, pure_loop,
 };
 
 use super::cpu::Cpu;

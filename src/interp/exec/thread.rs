@@ -289,6 +289,46 @@ unsafe fn threaded_pair<A: FastFn, SA: HandlerFn, B: FastFn, SB: HandlerFn>(
     }
 }
 
+/// Wraps a bounds-checked switch dispatch: a fused register CMP + Jcc
+/// (`F`, returning whether the branch is taken, target in the op's
+/// `disp`) and, two ops on, the switch-table jump `J` (full handler `SJ`)
+/// that runs when the branch is not taken — `cmp idx, N; ja default;
+/// jmp [table + idx * 8]`, three instructions.
+pub const fn fused_switch<F: FastFn, J: FastFn, SJ: HandlerFn>(_f: F, _j: J, _sj: SJ) -> Handler {
+    let () = FnItem::<F>::CHECK;
+    let () = FnItem::<J>::CHECK;
+    let () = FnItem::<SJ>::CHECK;
+    Handler(threaded_fused_switch::<F, J, SJ>)
+}
+
+/// The wrapper of a bounds-checked switch dispatch (see [`fused_switch`]).
+///
+/// # Safety
+/// As for [`Threaded`], and the ops after `p` are the Jcc and the jump.
+unsafe fn threaded_fused_switch<F: FastFn, J: FastFn, SJ: HandlerFn>(
+    ctx: &mut Ctx,
+    p: *const Op,
+) -> Why {
+    let f: F = conjure();
+    let j: J = conjure();
+    // SAFETY: `p` points at a live op (the caller's contract).
+    let op = unsafe { &*p };
+    if f(ctx, op) {
+        ctx.cpu.rip = op.disp;
+        leave_block(ctx, op, 2);
+        return link(ctx);
+    }
+    // SAFETY: the jump's op is two on (the caller's contract).
+    let jump = unsafe { p.add(2) };
+    // SAFETY: as above.
+    if j(ctx, unsafe { &*jump }) {
+        leave_block(ctx, op, 3);
+        return link(ctx);
+    }
+    // SAFETY: the caller's contract, passed on.
+    unsafe { threaded::<SJ>(ctx, jump) }
+}
+
 /// The fast path of a fused pair whose first instruction reads memory:
 /// `Some(taken)` when it did the whole pair, `None` (nothing changed) when
 /// the operand is not in the TLB.
