@@ -190,6 +190,13 @@ pub(super) fn alu_ri_nf<W: Width, const OP: u8>(ctx: &mut Ctx, op: &Op) -> Exec 
 /// cannot fault, read no flag and write all six status flags (SDM Vol. 1
 /// Appendix A, EFLAGS cross-reference).
 fn reg_flags_writer(insn: &Instruction) -> Option<(u8, bool, u32)> {
+    flags_writer(insn, OpKind::Register)
+}
+
+/// ADD/OR/AND/SUB/XOR/CMP/TEST whose first operand is of kind `first`
+/// and whose second is a register or an immediate: (operation, immediate
+/// form?, operand bits).
+fn flags_writer(insn: &Instruction, first: OpKind) -> Option<(u8, bool, u32)> {
     let code = match insn.mnemonic() {
         Mnemonic::Add => ADD,
         Mnemonic::Or => OR,
@@ -200,7 +207,7 @@ fn reg_flags_writer(insn: &Instruction) -> Option<(u8, bool, u32)> {
         Mnemonic::Test => TEST,
         _ => return None,
     };
-    if insn.op0_kind() != OpKind::Register {
+    if insn.op0_kind() != first {
         return None;
     }
     let imm = match insn.op1_kind() {
@@ -317,20 +324,8 @@ pub fn fusable_flags_op(insn: &Instruction) -> Option<(u8, bool, u32)> {
 /// a register or an immediate that [`fused_cmp_m_jcc`] can fuse with a
 /// following Jcc: (operation, immediate form?, operand bits).
 pub fn fusable_mem_flags_op(insn: &Instruction, op: &Op, ctx: &Ctx) -> Option<(u8, bool, u32)> {
-    let code = match insn.mnemonic() {
-        Mnemonic::Cmp => CMP,
-        Mnemonic::Test => TEST,
-        _ => return None,
-    };
-    if insn.op0_kind() != OpKind::Memory || addr_form(op, ctx) != AF_FLAT_BD {
-        return None;
-    }
-    let imm = match insn.op1_kind() {
-        OpKind::Register => false,
-        k if is_imm(k) => true,
-        _ => return None,
-    };
-    Some((code, imm, operand_bits(insn, 0)))
+    flags_writer(insn, OpKind::Memory)
+        .filter(|&(code, ..)| (code == CMP || code == TEST) && addr_form(op, ctx) == AF_FLAT_BD)
 }
 
 /// The fused CMP/TEST [mem] + Jcc handler (see [`cmp_m_jcc`]); when the

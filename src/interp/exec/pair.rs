@@ -109,57 +109,30 @@ pub fn handler(first: u8, second: u8) -> Option<Handler> {
 }
 
 // Register-only kinds as fast paths that always succeed.
-#[inline(always)]
-fn mov_rr32(ctx: &mut Ctx, op: &Op) -> bool {
-    mov_rr::<W32>(ctx, op).is_ok()
+macro_rules! always {
+    ($($name:ident => $f:expr;)*) => {
+        $(
+            #[inline(always)]
+            fn $name(ctx: &mut Ctx, op: &Op) -> bool {
+                $f(ctx, op).is_ok()
+            }
+        )*
+    };
 }
-#[inline(always)]
-fn mov_rr64(ctx: &mut Ctx, op: &Op) -> bool {
-    mov_rr::<W64>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn movsxd_rr(ctx: &mut Ctx, op: &Op) -> bool {
-    ext_r::<W64, 32, true>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn lea32_bd(ctx: &mut Ctx, op: &Op) -> bool {
-    lea::<W32, true, true>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn add_rr32(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_rr::<W32, ADD>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn add_rr32_nf(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_rr_nf::<W32, ADD>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn add_ri64(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_ri::<W64, ADD>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn add_ri64_nf(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_ri_nf::<W64, ADD>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn sub_ri64_nf(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_ri_nf::<W64, SUB>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn add_ri32(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_ri::<W32, ADD>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn add_ri32_nf(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_ri_nf::<W32, ADD>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn sub_ri32(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_ri::<W32, SUB>(ctx, op).is_ok()
-}
-#[inline(always)]
-fn sub_ri32_nf(ctx: &mut Ctx, op: &Op) -> bool {
-    alu_ri_nf::<W32, SUB>(ctx, op).is_ok()
+always! {
+    mov_rr32 => mov_rr::<W32>;
+    mov_rr64 => mov_rr::<W64>;
+    movsxd_rr => ext_r::<W64, 32, true>;
+    lea32_bd => lea::<W32, true, true>;
+    add_rr32 => alu_rr::<W32, ADD>;
+    add_rr32_nf => alu_rr_nf::<W32, ADD>;
+    add_ri64 => alu_ri::<W64, ADD>;
+    add_ri64_nf => alu_ri_nf::<W64, ADD>;
+    sub_ri64_nf => alu_ri_nf::<W64, SUB>;
+    add_ri32 => alu_ri::<W32, ADD>;
+    add_ri32_nf => alu_ri_nf::<W32, ADD>;
+    sub_ri32 => alu_ri::<W32, SUB>;
+    sub_ri32_nf => alu_ri_nf::<W32, SUB>;
 }
 
 /// The fast path and full handler of each kind, in kind order, handed to
