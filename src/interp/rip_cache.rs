@@ -22,9 +22,11 @@ pub struct RipEntry {
     pub rip: u64,
     /// The TLB generation when the entry was made.
     pub stamp: u64,
-    /// The block's first op in the arena and its number of ops (its
-    /// sentinel follows them), so that a hit needs no block lookup and no
-    /// bounds check. Only used while the stamp matches.
+    /// The block's first op in the arena (its other ops and its sentinel
+    /// follow) and its number of guest instructions (what entering it
+    /// adds to the count; see `Block::insns`), so that a hit needs no
+    /// block lookup and no bounds check. Only used while the stamp
+    /// matches.
     pub ops: *const Op,
     pub len: u64,
 }
@@ -55,7 +57,7 @@ impl RipCache {
     }
 
     /// The block at `rip`, if its entry is valid under TLB generation
-    /// `stamp`: (first op, number of ops).
+    /// `stamp`: (first op, number of instructions).
     #[inline(always)]
     pub fn probe(&self, rip: u64, stamp: u64) -> Option<(*const Op, u64)> {
         let e = &self.entries[Self::slot(rip)];
