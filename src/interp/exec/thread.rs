@@ -223,9 +223,7 @@ unsafe fn threaded_fused<F: FastFn, const LOOP: bool>(ctx: &mut Ctx, p: *const O
             // SAFETY: the caller's contract, passed on.
             return unsafe { loop_back(ctx, p, 2) };
         }
-        ctx.cpu.rip = op.disp;
-        leave_block(ctx, op, 2);
-        return link(ctx);
+        return take_branch(ctx, op, op.disp, 2);
     }
     // SAFETY: the Jcc at `p + 1` is not a sentinel, so `p + 2` is an op
     // of the same slice (the caller's contract).
@@ -314,9 +312,7 @@ unsafe fn threaded_fused_switch<F: FastFn, J: FastFn, SJ: HandlerFn>(
     // SAFETY: `p` points at a live op (the caller's contract).
     let op = unsafe { &*p };
     if f(ctx, op) {
-        ctx.cpu.rip = op.disp;
-        leave_block(ctx, op, 2);
-        return link(ctx);
+        return take_branch(ctx, op, op.disp, 2);
     }
     // SAFETY: the jump's op is two on (the caller's contract).
     let jump = unsafe { p.add(2) };
@@ -356,9 +352,7 @@ unsafe fn threaded_fused_mem<F: MemFusedFn, S: HandlerFn>(ctx: &mut Ctx, p: *con
     match f(ctx, op) {
         Some(true) => {
             // SAFETY: the Jcc op follows (the caller's contract).
-            ctx.cpu.rip = unsafe { (*p.add(1)).imm };
-            leave_block(ctx, op, 2);
-            link(ctx)
+            take_branch(ctx, op, unsafe { (*p.add(1)).imm }, 2)
         }
         // SAFETY: the Jcc at `p + 1` is not a sentinel, so `p + 2` is an
         // op of the same slice (the caller's contract).
@@ -475,6 +469,15 @@ unsafe fn continue_after(ctx: &mut Ctx, p: *const Op, r: Exec) -> Why {
 #[inline(always)]
 fn leave_block(ctx: &mut Ctx, op: &Op, done: u8) {
     ctx.cpu.icount -= u64::from(op.left - done);
+}
+
+/// `op`, `done` instructions long, ends in a branch taken to `target`
+/// (checked at decode time): leaves its block and links to the next.
+#[inline(always)]
+fn take_branch(ctx: &mut Ctx, op: &Op, target: u64, done: u8) -> Why {
+    ctx.cpu.rip = target;
+    leave_block(ctx, op, done);
+    link(ctx)
 }
 
 /// As [`stopped`], for an op that ran with the count still ahead.
